@@ -1,0 +1,142 @@
+"""The strategy factory, and the precision and XLA choices that depend on it."""
+
+import json
+import os
+import tempfile
+
+from absl import logging
+import keras
+import tensorflow as tf
+
+from cgan_tf.config import Config, ConfigError
+
+# XLA plans: compile the whole train step, only each replica's forward/backward pass, or nothing.
+XLA_WHOLE_STEP = "whole_step"
+XLA_PER_REPLICA = "per_replica"
+XLA_OFF = "off"
+
+
+def configure_cpu_devices(num_cpu_devices: int) -> None:
+  """Splits the CPU into logical devices so MirroredStrategy has real replicas without GPUs.
+
+  Must run before TensorFlow initialises its devices (before the first op); a process that already has
+  at least that many logical CPU devices (e.g. a test session) keeps them.
+  """
+  if num_cpu_devices <= 1:
+    return
+  cpu = tf.config.list_physical_devices("CPU")[0]
+  current = tf.config.get_logical_device_configuration(cpu) or []
+  if len(current) >= num_cpu_devices:
+    return
+  try:
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * num_cpu_devices)
+  except RuntimeError as e:
+    raise ConfigError(f"--num_cpu_devices: TensorFlow was already initialised with "
+                      f"{max(len(current), 1)} CPU device(s); cannot make {num_cpu_devices} in this "
+                      f"process") from e
+
+
+def create_strategy(config: Config) -> tf.distribute.Strategy:
+  """Returns the tf.distribute strategy that `config.strategy` names.
+
+  auto: MirroredStrategy over all GPUs when more than one is visible, or over the first
+  --num_cpu_devices logical CPU devices when that is > 1; otherwise OneDeviceStrategy on the GPU or CPU.
+
+  Raises:
+    ConfigError: if the strategy cannot be built on this machine (e.g. multi_worker without TF_CONFIG).
+  """
+  name = config.strategy
+  if name == "multi_worker":
+    # Before anything lists devices: that initialises the runtime, and collective ops must be
+    # configured before it ("Collective ops must be configured at program startup").
+    if "TF_CONFIG" not in os.environ:
+      raise ConfigError("--strategy=multi_worker: the TF_CONFIG environment variable is not set "
+                        "(see README: 'Two workers on one machine')")
+    options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=config_timeout_seconds())
+    return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+  configure_cpu_devices(config.num_cpu_devices)
+  gpus = tf.config.list_logical_devices("GPU")
+  cpus = tf.config.list_logical_devices("CPU")
+  if name == "auto":
+    name = "mirrored" if len(gpus) > 1 or (not gpus and config.num_cpu_devices > 1) else "one_device"
+  if name == "default":
+    return tf.distribute.get_strategy()
+  if name == "one_device":
+    return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else cpus[0].name)
+  if name == "mirrored":
+    devices = [d.name for d in (gpus or cpus[:max(config.num_cpu_devices, 1)])]
+    return tf.distribute.MirroredStrategy(devices)
+  if name == "tpu":
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+    return tf.distribute.TPUStrategy(resolver)
+  raise ConfigError(f"--strategy: unknown strategy {config.strategy!r}")
+
+
+def config_timeout_seconds() -> float:
+  """Bound on collective ops, so a dead worker fails the job instead of hanging it forever."""
+  return float(os.environ.get("CGAN_TF_COLLECTIVE_TIMEOUT", "300"))
+
+
+def resolve_precision(config: Config) -> str:
+  """auto -> mixed_float16 when a GPU is visible, float32 otherwise."""
+  if config.precision != "auto":
+    return config.precision
+  return "mixed_float16" if tf.config.list_logical_devices("GPU") else "float32"
+
+
+def set_precision(policy: str) -> None:
+  keras.mixed_precision.set_dtype_policy(policy)
+
+
+def resolve_xla(config: Config, strategy: tf.distribute.Strategy) -> str:
+  """Chooses how to use XLA for this strategy and says why in the log.
+
+  Keras refuses to compile a whole step under tf.distribute (PITFALLS items 3-4), so under several
+  replicas only each replica's gradient computation is compiled; the cross-replica gradient reduction
+  and the optimizer updates stay outside XLA.
+
+  Raises:
+    ConfigError: for --xla=on where XLA cannot be used (TPU strategies compile by themselves).
+  """
+  replicas = strategy.num_replicas_in_sync
+  on_gpu = bool(tf.config.list_logical_devices("GPU"))
+  if config.xla == "off":
+    plan = XLA_OFF
+  elif config.xla == "on":
+    if isinstance(strategy, tf.distribute.TPUStrategy):
+      raise ConfigError("--xla=on: TPUStrategy always compiles with XLA; use --xla=auto")
+    plan = XLA_WHOLE_STEP if replicas == 1 and not _is_multi_worker(strategy) else XLA_PER_REPLICA
+  else:  # auto: XLA pays off on GPUs; on CPUs its compile time rarely comes back.
+    if not on_gpu:
+      plan = XLA_OFF
+    else:
+      plan = XLA_WHOLE_STEP if replicas == 1 and not _is_multi_worker(strategy) else XLA_PER_REPLICA
+  logging.info("XLA: --xla=%s with %d replica(s) on %s -> %s", config.xla, replicas,
+               "GPU" if on_gpu else "CPU", plan)
+  return plan
+
+
+def _is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
+  return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+  """True for the one worker that writes checkpoints, samples, summaries and exports."""
+  if not _is_multi_worker(strategy):
+    return True
+  resolver = strategy.cluster_resolver
+  task_type, task_id = resolver.task_type, resolver.task_id
+  if task_type == "chief" or task_type is None:
+    return True
+  cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+  return task_type == "worker" and task_id == 0 and "chief" not in cluster
+
+
+def writable_dir(strategy: tf.distribute.Strategy, run_dir: str) -> str:
+  """run_dir on the chief; a throwaway directory on other workers (TF's multi-worker guide)."""
+  if is_chief(strategy):
+    return run_dir
+  return tempfile.mkdtemp(prefix="cgan_tf_worker_")

@@ -1,0 +1,2 @@
+"""Measuring what the generator makes, class by class, in the feature space of a classifier trained on
+the real data (conditional accuracy, Fréchet distance overall and per class, KID, CAS)."""

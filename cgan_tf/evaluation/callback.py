@@ -1,0 +1,120 @@
+"""Measuring during training: every `--eval_every` steps, TensorBoard eval/*, metrics.jsonl, the best
+checkpoint by Fréchet distance."""
+
+import json
+import os
+import time
+
+from absl import logging
+import tensorflow as tf
+
+from cgan_tf import callbacks
+from cgan_tf import checkpoints
+from cgan_tf.checkpoints import CheckpointError
+from cgan_tf.config import Config
+from cgan_tf.evaluation import report
+
+METRICS_FILE = "metrics.jsonl"
+BEST_FILE = "best.json"
+
+
+class EvalCallback(callbacks.StepCallback):
+  """Measures the generator being trained every `config.eval_every` steps and when training ends.
+
+  Each measurement appends a line {"step", "time", "source": "generated", figures...} to
+  `<output_dir>/metrics.jsonl` and writes the headline figures to TensorBoard under eval/. The real-data
+  floor is measured once per process, appended as a "real_train" line and logged beside every
+  measurement under eval_real/, so TensorBoard draws it as a line.
+
+  Args:
+    start_step, steps_per_execution: as `StepCallback`.
+    config: the resolved run configuration.
+    output_dir: where to write: the run directory on the chief, a throwaway directory elsewhere.
+    writer: the run's TensorBoard summary writer.
+  """
+
+  def __init__(self, start_step: int, steps_per_execution: int, config: Config, output_dir: str,
+               writer):
+    super().__init__(start_step, steps_per_execution)
+    self.config = config
+    self.every = config.eval_every
+    self.output_dir = output_dir
+    self.writer = writer
+    self.metrics_path = os.path.join(output_dir, METRICS_FILE)
+    self.best_dir = os.path.join(output_dir, report.BEST_SUBDIR)
+    self.best_path = os.path.join(self.best_dir, BEST_FILE)
+    self.measurement = None
+    self.best_manager = None
+    self.best_distance = float("inf")
+    self.last_measured = None
+    self.floor_logged = False
+    self.paused_seconds = 0.0  # Time spent measuring: not training time for --train_minutes.
+    # Other workers of a multi-worker run measure nothing: the figures would be the chief's, written to a
+    # throwaway directory, and the generator call here involves no collective the chief waits for.
+    self.is_chief = output_dir == config.run_dir
+
+  def on_train_begin(self, logs=None):
+    if not self.is_chief:
+      return
+    # Loading the data and the evaluator (training it if the cache has none) happens once, up front,
+    # rather than in the middle of the first interval.
+    self.measurement = report.prepare(self.config)
+    if self.config.keep_best:
+      # The weights that sample (the moving average if the run keeps one), under the name
+      # `report._load_best_generator` restores.
+      self.best_manager = checkpoints.manager(tf.train.Checkpoint(generator=self.model.sampling_generator),
+                                              self.best_dir, keep=1)
+      if tf.io.gfile.exists(self.best_path):  # Resuming: only beat what an earlier process kept.
+        with tf.io.gfile.GFile(self.best_path) as f:
+          self.best_distance = json.load(f)["frechet_distance"]
+
+  def _append(self, record: dict) -> None:
+    try:
+      tf.io.gfile.makedirs(self.output_dir)
+      with tf.io.gfile.GFile(self.metrics_path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+    except (tf.errors.OpError, OSError) as e:
+      raise CheckpointError(f"writing the measurement to {self.metrics_path} failed ({e}); training stopped. "
+                            f"Checkpoints are intact; rerun the same command to resume.") from e
+
+  def measure(self, step: int) -> dict:
+    """Measures the generator now; logs, appends and keeps the best. Returns the figures."""
+    if self.measurement is None:
+      self.on_train_begin()
+    start = time.time()
+    floor = self.measurement.floor()
+    if not self.floor_logged:
+      self._append(dict(step=step, time=time.time(), source="real_train", **floor))
+      self.floor_logged = True
+    source = report.generator_source(self.model.sampling_generator, self.config, "training")
+    figures = self.measurement.measure(source)
+    seconds = time.time() - start
+    self._append(dict(step=step, time=time.time(), source="generated", eval_seconds=round(seconds, 1),
+                      **figures))
+    with self.writer.as_default():
+      for name in report.HEADLINE:
+        if name in figures:
+          tf.summary.scalar(f"eval/{name}", figures[name], step=step)
+          tf.summary.scalar(f"eval_real/{name}", floor[name], step=step)
+    self.writer.flush()
+    logging.info("Step %d, measured in %.0f s:\n%s", step, seconds, report.format_table(figures, floor))
+    distance = figures.get("frechet_distance")
+    if self.best_manager is not None and distance is not None and distance < self.best_distance:
+      self.best_distance = distance
+      self.best_manager.save(checkpoint_number=step)
+      with tf.io.gfile.GFile(self.best_path + ".tmp", "w") as f:
+        json.dump(dict(step=step, **figures), f, indent=2)
+      tf.io.gfile.rename(self.best_path + ".tmp", self.best_path, overwrite=True)
+      logging.info("Step %d is the best so far (Fréchet distance %.4f); kept in %s", step, distance,
+                   self.best_dir)
+    self.last_measured = step
+    self.paused_seconds += time.time() - start
+    return figures
+
+  def on_step_end(self, step, logs):
+    if self.is_chief and step % self.every == 0:
+      self.measure(step)
+
+  def on_train_end(self, logs=None):
+    if self.is_chief and self.last_measured != self.step:
+      self.measure(self.step)

@@ -1,0 +1,103 @@
+"""The metric registry: each metric maps (a candidate sample set, the real test set) to named figures.
+
+A metric is one function registered by name; `--eval_metrics` lists the names to compute. Candidates are
+generated images (conditioned on their labels) or, for the floor, real train images (with their labels).
+"""
+
+import dataclasses
+from typing import Callable, Dict
+
+import numpy as np
+
+from cgan_tf.evaluation import accuracy
+from cgan_tf.evaluation import frechet
+from cgan_tf.evaluation import kid
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleSet:
+  """Images with their labels and what the evaluator sees in them.
+
+  Attributes:
+    images: uint8 [N, H, W, C].
+    labels: int [N]: the conditioning labels of generated images, the true labels of real ones.
+    features: float64 [N, D]: the evaluator's penultimate features.
+    predictions: int [N]: the evaluator's predicted classes.
+  """
+
+  images: np.ndarray
+  labels: np.ndarray
+  features: np.ndarray
+  predictions: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricContext:
+  """What metrics need beyond the two sample sets."""
+
+  num_classes: int
+  seed: int = 0
+  cas_epochs: int = 10
+
+
+Metric = Callable[[SampleSet, SampleSet, MetricContext], Dict[str, float]]
+METRICS: Dict[str, Metric] = {}
+# Metrics that compare each sample with its conditioning label: they need a conditional generator.
+NEED_LABELS = ("conditional_accuracy", "intra_frechet", "cas")
+
+
+def register(name: str):
+  """Adds the decorated metric to `METRICS` under `name`."""
+
+  def wrap(metric: Metric) -> Metric:
+    METRICS[name] = metric
+    return metric
+
+  return wrap
+
+
+def _per_class(prefix: str, values) -> Dict[str, float]:
+  return {f"{prefix}/class_{k}": float(v) for k, v in enumerate(values)}
+
+
+@register("conditional_accuracy")
+def _conditional_accuracy(candidate: SampleSet, reference: SampleSet, context: MetricContext):
+  del reference  # Judged by the evaluator alone.
+  overall, per_class = accuracy.conditional_accuracy(candidate.predictions, candidate.labels,
+                                                     context.num_classes)
+  return {"conditional_accuracy": overall, **_per_class("conditional_accuracy", per_class)}
+
+
+@register("frechet")
+def _frechet(candidate: SampleSet, reference: SampleSet, context: MetricContext):
+  del context
+  return {"frechet_distance": frechet.frechet_distance(candidate.features, reference.features)}
+
+
+@register("intra_frechet")
+def _intra_frechet(candidate: SampleSet, reference: SampleSet, context: MetricContext):
+  mean, per_class = frechet.intra_class_frechet_distance(candidate.features, candidate.labels,
+                                                         reference.features, reference.labels,
+                                                         context.num_classes)
+  return {"intra_frechet_distance": mean, **_per_class("frechet_distance", per_class)}
+
+
+@register("kid")
+def _kid(candidate: SampleSet, reference: SampleSet, context: MetricContext):
+  mean, std = kid.kernel_distance(candidate.features, reference.features, seed=context.seed)
+  return {"kid": mean, "kid_std": std}
+
+
+@register("cas")
+def _cas(candidate: SampleSet, reference: SampleSet, context: MetricContext):
+  return {"cas": accuracy.classification_accuracy_score(
+      candidate.images, candidate.labels, reference.images, reference.labels, context.num_classes,
+      context.cas_epochs, context.seed)}
+
+
+def compute(names, candidate: SampleSet, reference: SampleSet, context: MetricContext) -> Dict[str, float]:
+  """Runs the named metrics and merges their figures into one flat dict."""
+  figures = {}
+  for name in names:
+    figures.update(METRICS[name](candidate, reference, context))
+  return figures

@@ -1,0 +1,206 @@
+"""Measuring a generator: all metrics for a sample source next to the real-data floor, and --mode=eval.
+
+The reference is always the real test split. The floor is the same figures for real train images in
+place of generated ones (as many, equal per class): what a perfect generator would score with this
+evaluator and sample size.
+"""
+
+import json
+import os
+import time
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from cgan_tf import checkpoints
+from cgan_tf import config as config_lib
+from cgan_tf import data as data_lib
+from cgan_tf import distribute
+from cgan_tf import generate
+from cgan_tf import networks
+from cgan_tf.config import Config, ConfigError
+from cgan_tf.evaluation import evaluator as evaluator_lib
+from cgan_tf.evaluation import metrics as metrics_lib
+from cgan_tf.evaluation import sources
+
+BEST_SUBDIR = "best"
+REPORT_FILE = "eval_report.json"
+# The invocation's measuring flags win over the ones saved with the run being measured.
+EVAL_FIELDS = ("evaluator_dir", "evaluator_epochs", "eval_samples", "eval_metrics", "eval_seed",
+               "eval_source", "eval_report", "cas_epochs", "verbose")
+# Figures printed (and plotted) as the headline; per-class figures are in the JSON report.
+HEADLINE = ("conditional_accuracy", "frechet_distance", "intra_frechet_distance", "kid", "cas")
+
+
+def metric_names(config: Config) -> list:
+  return [name for name in config.eval_metrics.split(",") if name]
+
+
+class Measurement:
+  """The evaluator, the real test reference and the real train floor of one data set, prepared once.
+
+  Args:
+    config: the configuration (resolved: num_classes filled in).
+    evaluator: the trained evaluator.
+    train_data: the real train split (for the floor).
+    test_data: the real test split (the reference).
+  """
+
+  def __init__(self, config: Config, evaluator: evaluator_lib.Evaluator, train_data: data_lib.ImageData,
+               test_data: data_lib.ImageData):
+    self.num_classes = len(test_data.class_names)
+    self.per_class = config.eval_samples // self.num_classes
+    if self.per_class < 2:
+      raise ConfigError(f"--eval_samples: {config.eval_samples} gives fewer than two images for each of "
+                        f"the {self.num_classes} classes")
+    self.conditional = not config.unconditional
+    self.names = metric_names(config)
+    if not self.conditional:
+      skipped = [name for name in self.names if name in metrics_lib.NEED_LABELS]
+      if skipped:
+        logging.info("Unconditional generator: skipping %s, which need the generator's labels", ", ".join(skipped))
+      self.names = [name for name in self.names if name not in metrics_lib.NEED_LABELS]
+      if not self.names:
+        raise ConfigError(f"--eval_metrics: {config.eval_metrics!r} are all about classes, and this generator "
+                          f"has none; add frechet or kid")
+    self.seed = config.eval_seed
+    self.evaluator = evaluator
+    self.context = metrics_lib.MetricContext(self.num_classes, config.eval_seed, config.cas_epochs)
+    self.train_data = train_data
+    self.reference = self.sample_set(test_data.images, test_data.labels)
+    self._floor = None
+
+  def sample_set(self, images: np.ndarray, labels: np.ndarray) -> metrics_lib.SampleSet:
+    features, predictions = self.evaluator.features_and_predictions(images)
+    return metrics_lib.SampleSet(images, np.asarray(labels, np.int64), features, predictions)
+
+  def measure_images(self, images: np.ndarray, labels: np.ndarray) -> dict:
+    return metrics_lib.compute(self.names, self.sample_set(images, labels), self.reference, self.context)
+
+  def measure(self, source: sources.SampleSource) -> dict:
+    """The figures of `per_class` images of every class from `source` (as many without labels, for an
+    unconditional generator; its labels are then unknown, -1, and only label-free metrics run)."""
+    if not self.conditional:
+      count = self.per_class * self.num_classes
+      return self.measure_images(source.generate(-1, count, self.seed), np.full([count], -1))
+    images = np.concatenate([source.generate(label, self.per_class, self.seed)
+                             for label in range(self.num_classes)])
+    labels = np.repeat(np.arange(self.num_classes), self.per_class)
+    return self.measure_images(images, labels)
+
+  def floor(self) -> dict:
+    """The figures of real train images (a seeded draw of `per_class` per class), computed once."""
+    if self._floor is None:
+      rng = np.random.default_rng(self.seed)
+      chosen = np.concatenate([
+          rng.choice(np.flatnonzero(self.train_data.labels == k),
+                     min(self.per_class, int(np.sum(self.train_data.labels == k))), replace=False)
+          for k in range(self.num_classes)])
+      self._floor = self.measure_images(self.train_data.images[chosen], self.train_data.labels[chosen])
+    return self._floor
+
+
+def generator_source(generator, config: Config, description: str) -> sources.GeneratorSource:
+  """A sample source for a Keras generator of the run `config` (its output range and noise)."""
+  return sources.GeneratorSource(generator, config.latent_dim, description, networks.get(config.network).output,
+                                 config.noise)
+
+
+def prepare(config: Config) -> Measurement:
+  """Loads both real splits and the data set's evaluator (training it if the cache has none)."""
+  train_data = data_lib.load(config, "train")
+  test_data = data_lib.load(config, "test")
+  evaluator = evaluator_lib.load_evaluator(config, train_data)
+  return Measurement(config, evaluator, train_data, test_data)
+
+
+def format_table(generated: dict, floor: dict) -> str:
+  """The headline figures, generated beside the real-data floor."""
+  lines = [f"{'metric':<24}{'generated':>12}{'real train':>12}"]
+  for name in HEADLINE:
+    if name in generated:
+      lines.append(f"{name:<24}{generated[name]:>12.4f}{floor.get(name, float('nan')):>12.4f}")
+  return "\n".join(lines)
+
+
+def train_evaluator(config: Config) -> dict:
+  """--mode=train_evaluator: trains and caches the evaluator; returns its metadata."""
+  evaluator = evaluator_lib.train_evaluator(config)
+  print(f"evaluator for {config.dataset}: test accuracy {evaluator.info['test_accuracy']:.4f} "
+        f"({evaluator.info['epochs']} epochs, {evaluator.info['train_seconds']:.0f} s), in "
+        f"{evaluator_lib.cache_dir(config)}")
+  return evaluator.info
+
+
+def _load_best_generator(config: Config):
+  distribute.set_precision("float32")
+  generator, _ = networks.build_networks(config)
+  directory = os.path.join(config.run_dir, BEST_SUBDIR)
+  path = checkpoints.restore_newest(tf.train.Checkpoint(generator=generator), directory, partial=True)
+  if path is None:
+    raise ConfigError(f"--eval_source=best: {directory} holds no checkpoint; train with --keep_best")
+  return generator, path
+
+
+def _step_of(checkpoint_path: str):
+  suffix = checkpoint_path.rsplit("-", 1)[-1]
+  return int(suffix) if suffix.isdigit() else None
+
+
+def resolve_source(config: Config):
+  """The configuration of the run being measured and its sample source; returns (config, source, step).
+
+  Raises:
+    ConfigError: no trained run, no checkpoint, or no usable SavedModel.
+  """
+  saved = config_lib.load_saved(config.run_dir) if config.run_dir else None
+  if saved is not None:
+    overrides = {name: getattr(config, name) for name in EVAL_FIELDS}
+    run_config = saved.replace(mode=config.mode, run_dir=config.run_dir, **overrides)
+  elif config.eval_source in ("checkpoint", "best"):
+    raise ConfigError(f"--run_dir: {config.run_dir} holds no trained run (no config.json); train first")
+  else:
+    run_config = config  # A SavedModel alone: the data set comes from the flags.
+  if config.eval_source in ("checkpoint", "best"):
+    config_lib.check_architecture(run_config)
+    if config.eval_source == "checkpoint":
+      generator, path = generate.load_generator(run_config)
+    else:
+      generator, path = _load_best_generator(run_config)
+    return run_config, generator_source(generator, run_config, f"checkpoint:{path}"), _step_of(path)
+  source = sources.SavedModelSource(config.eval_source)
+  step = source.metadata.get("training_step")
+  return run_config, source, (int(step) if step is not None else None)
+
+
+def evaluate(config: Config) -> dict:
+  """--mode=eval: measures a checkpoint or an exported SavedModel; writes and returns the JSON report."""
+  start = time.time()
+  run_config, source, step = resolve_source(config)
+  measurement = prepare(run_config)
+  test_classes = measurement.num_classes
+  if run_config.num_classes and run_config.num_classes != test_classes:
+    raise ConfigError(f"--dataset: the generator has {run_config.num_classes} classes, the test split of "
+                      f"{run_config.dataset} has {test_classes}")
+  generated = measurement.measure(source)
+  floor = measurement.floor()
+  report = dict(
+      source=source.description, step=step, dataset=run_config.dataset,
+      class_names=list(measurement.train_data.class_names), metrics=measurement.names,
+      eval_samples=measurement.per_class * test_classes, per_class=measurement.per_class,
+      eval_seed=config.eval_seed, reference="real test split "
+      f"({len(measurement.reference.labels)} images)",
+      evaluator=dict(path=evaluator_lib.cache_dir(run_config),
+                     test_accuracy=measurement.evaluator.info.get("test_accuracy")),
+      generated=generated, real_train=floor, seconds=round(time.time() - start, 1))
+  path = config.eval_report or os.path.join(config.run_dir, REPORT_FILE)
+  if os.path.dirname(path):
+    tf.io.gfile.makedirs(os.path.dirname(path))
+  with tf.io.gfile.GFile(path + ".tmp", "w") as f:
+    json.dump(report, f, indent=2)
+  tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
+  print(f"{source.description} (step {step}), {report['eval_samples']} samples against the "
+        f"{report['reference']}:\n{format_table(generated, floor)}\nreport: {path}")
+  logging.info("Wrote %s", path)
+  return report

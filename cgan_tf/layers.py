@@ -1,0 +1,212 @@
+"""Layers the modern conditional-GAN options need: spectral normalization, conditional batch
+normalization and the projection discriminator's output.
+
+Each is registered for Keras serialization, so a generator that uses one still saves to `.keras` and loads
+back with `safe_mode=True` (after `import cgan_tf.layers`).
+"""
+
+import keras
+from keras import layers
+from keras import ops
+
+PACKAGE = "cgan_tf"
+
+
+def _l2_normalize(x, epsilon=1e-12):
+  return x / ops.sqrt(ops.maximum(ops.sum(ops.square(x)), epsilon))
+
+
+class SpectralNormMixin:
+  """Divides a layer's kernel by its largest singular value (Miyato et al. 2018).
+
+  The estimate of the leading left singular vector `u` is a non-trainable weight. The forward pass takes
+  one power-iteration half-step from it without assigning (so it is a pure function of the weights and
+  works inside XLA-compiled per-replica functions); `update_spectral_norm()` advances `u` and is called
+  by the training step once per discriminator update, outside any compiled per-replica function.
+  Every replica computes the same `u` from the same weights, so the assignment needs no aggregation.
+  """
+
+  def _build_spectral_norm(self, kernel_shape):
+    columns = int(kernel_shape[-1])
+    self.spectral_u = self.add_weight(shape=(columns,), initializer=keras.initializers.RandomNormal(seed=None),
+                                      trainable=False, name="spectral_u", autocast=False)
+
+  def _kernel_matrix(self, kernel):
+    return ops.reshape(ops.cast(kernel, "float32"), (-1, ops.shape(kernel)[-1]))
+
+  def _singular_vectors(self, kernel):
+    """One power iteration from the stored u: (u_new, v), both without gradient."""
+    matrix = ops.stop_gradient(self._kernel_matrix(kernel))
+    v = _l2_normalize(ops.matmul(matrix, ops.cast(self.spectral_u, "float32")))
+    u = _l2_normalize(ops.matmul(ops.transpose(matrix), v))
+    return u, v
+
+  def normalized_kernel(self, kernel):
+    """kernel / sigma, sigma = v^T W u with u, v held constant (the gradient flows through W only)."""
+    u, v = self._singular_vectors(kernel)
+    sigma = ops.sum(v * ops.matmul(self._kernel_matrix(kernel), u))
+    return kernel / ops.cast(sigma, kernel.dtype)
+
+  def update_spectral_norm(self):
+    u, _ = self._singular_vectors(self.kernel)
+    self.spectral_u.assign(ops.cast(u, self.spectral_u.dtype))
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SNConv2D(SpectralNormMixin, layers.Conv2D):
+  """Conv2D with a spectrally normalized kernel."""
+
+  def build(self, input_shape):
+    super().build(input_shape)
+    self._build_spectral_norm(self.kernel.shape)
+
+  def convolution_op(self, inputs, kernel):
+    return super().convolution_op(inputs, self.normalized_kernel(kernel))
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SNDense(SpectralNormMixin, layers.Dense):
+  """Dense with a spectrally normalized kernel (plain float path only: no quantization, no LoRA)."""
+
+  def build(self, input_shape):
+    super().build(input_shape)
+    self._build_spectral_norm(self.kernel.shape)
+
+  def call(self, inputs, training=None):
+    x = ops.matmul(inputs, self.normalized_kernel(self.kernel))
+    if self.bias is not None:
+      x = ops.add(x, self.bias)
+    if self.activation is not None:
+      x = self.activation(x)
+    return x
+
+
+def spectral_norm_layers(model: keras.Model) -> list:
+  """The model's spectrally normalized layers, whose `u` the training step advances."""
+  return [layer for layer in model._flatten_layers(include_self=False) if isinstance(layer, SpectralNormMixin)]
+
+
+def dense(units, spectral_norm=False, **kwargs):
+  """A Dense layer, spectrally normalized if asked."""
+  return (SNDense if spectral_norm else layers.Dense)(units, **kwargs)
+
+
+def conv2d(filters, kernel_size, spectral_norm=False, **kwargs):
+  """A Conv2D layer, spectrally normalized if asked."""
+  return (SNConv2D if spectral_norm else layers.Conv2D)(filters, kernel_size, **kwargs)
+
+
+def batch_normalization(**kwargs):
+  """BatchNormalization that normalizes over the global batch when several replicas train.
+
+  With per-replica statistics, N replicas would normalize differently from one replica over the same
+  batch, and each replica's moving averages would silently drift apart (a variable without aggregation
+  keeps whatever each replica assigns). Synchronized statistics make both the same as one replica.
+  """
+  import tensorflow as tf  # The strategy decides; built inside its scope.
+
+  synchronized = tf.distribute.get_strategy().num_replicas_in_sync > 1
+  return layers.BatchNormalization(synchronized=synchronized, **kwargs)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ConditionalBatchNorm(layers.Layer):
+  """Batch normalization whose scale and offset are looked up per class (de Vries et al. 2017;
+  Miyato & Koyama 2018's generator): BN(x) * (1 + gamma[y]) + beta[y], gamma and beta starting at 0.
+
+  Call with [x, label], label int [batch].
+  """
+
+  def __init__(self, num_classes, momentum=0.99, epsilon=1e-3, synchronized=False, **kwargs):
+    super().__init__(**kwargs)
+    self.num_classes = num_classes
+    self.momentum = momentum
+    self.epsilon = epsilon
+    self.synchronized = synchronized
+    self.normalize = layers.BatchNormalization(center=False, scale=False, momentum=momentum, epsilon=epsilon,
+                                               synchronized=synchronized, name="normalize")
+
+  def build(self, input_shape):
+    feature_shape, _ = input_shape
+    channels = int(feature_shape[-1])
+    self.normalize.build(feature_shape)
+    self.gamma = self.add_weight(shape=(self.num_classes, channels), initializer="zeros", name="gamma")
+    self.beta = self.add_weight(shape=(self.num_classes, channels), initializer="zeros", name="beta")
+
+  def call(self, inputs, training=None):
+    x, label = inputs
+    x = self.normalize(x, training=training)
+    label = ops.cast(label, "int32")
+    gamma = ops.take(self.gamma, label, axis=0)
+    beta = ops.take(self.beta, label, axis=0)
+    spatial = [1] * (len(x.shape) - 2)
+    gamma = ops.reshape(gamma, (-1, *spatial, gamma.shape[-1]))
+    beta = ops.reshape(beta, (-1, *spatial, beta.shape[-1]))
+    return x * ops.cast(1.0 + gamma, x.dtype) + ops.cast(beta, x.dtype)
+
+  def compute_output_shape(self, input_shape):
+    return input_shape[0]
+
+  def get_config(self):
+    return {**super().get_config(), "num_classes": self.num_classes, "momentum": self.momentum,
+            "epsilon": self.epsilon, "synchronized": self.synchronized}
+
+
+def conditional_batch_normalization(num_classes, **kwargs):
+  """A ConditionalBatchNorm, synchronized over replicas like `batch_normalization`."""
+  import tensorflow as tf
+
+  return ConditionalBatchNorm(num_classes, synchronized=tf.distribute.get_strategy().num_replicas_in_sync > 1,
+                              **kwargs)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ProjectionLogit(layers.Layer):
+  """The projection discriminator's output (Miyato & Koyama 2018): psi(h) + <embed(y), h>.
+
+  Call with [features float [batch, D], label int [batch]]; returns logits [batch, 1].
+  """
+
+  def __init__(self, num_classes, spectral_norm=False, **kwargs):
+    super().__init__(**kwargs)
+    self.num_classes = num_classes
+    self.spectral_norm = spectral_norm
+    self.linear = dense(1, spectral_norm, name="linear")
+
+  def build(self, input_shape):
+    feature_shape, _ = input_shape
+    features = int(feature_shape[-1])
+    self.linear.build(feature_shape)
+    self.embedding = self.add_weight(shape=(self.num_classes, features),
+                                     initializer=keras.initializers.GlorotUniform(), name="embedding")
+    if self.spectral_norm:
+      # The class embedding is normalized too: as a [classes, D] matrix it is a linear map of one-hot y.
+      self.embedding_u = self.add_weight(shape=(features,), initializer=keras.initializers.RandomNormal(),
+                                         trainable=False, name="embedding_u", autocast=False)
+
+  def _embedding_matrix(self):
+    if not self.spectral_norm:
+      return self.embedding
+    matrix = ops.cast(self.embedding, "float32")
+    frozen = ops.stop_gradient(matrix)
+    v = _l2_normalize(ops.matmul(frozen, ops.cast(self.embedding_u, "float32")))
+    u = _l2_normalize(ops.matmul(ops.transpose(frozen), v))
+    sigma = ops.sum(v * ops.matmul(matrix, u))
+    return self.embedding / ops.cast(sigma, self.embedding.dtype)
+
+  def update_spectral_norm(self):
+    frozen = ops.cast(self.embedding, "float32")
+    v = _l2_normalize(ops.matmul(frozen, ops.cast(self.embedding_u, "float32")))
+    self.embedding_u.assign(_l2_normalize(ops.matmul(ops.transpose(frozen), v)))
+
+  def call(self, inputs, training=None):
+    features, label = inputs
+    embedded = ops.take(self._embedding_matrix(), ops.cast(label, "int32"), axis=0)
+    projection = ops.sum(ops.cast(embedded, features.dtype) * features, axis=-1, keepdims=True)
+    return self.linear(features) + projection
+
+  def compute_output_shape(self, input_shape):
+    return (input_shape[0][0], 1)
+
+  def get_config(self):
+    return {**super().get_config(), "num_classes": self.num_classes, "spectral_norm": self.spectral_norm}

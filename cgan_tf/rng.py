@@ -1,0 +1,48 @@
+"""Stateless random numbers that are the same with and without XLA, on any device.
+
+TF's stateless ops with alg="philox" give the same *integer* bits everywhere, but their float uniform
+and normal transforms differ between XLA and plain kernels (TF 2.21, seen on CPU): the same seed gave
+different noise with --xla=on. So floats are made here from the raw bits.
+"""
+
+import math
+
+import tensorflow as tf
+
+ALGORITHM = "philox"
+
+
+def fold_in(seed, data):
+  """A new [2] seed from `seed` and an integer, the same under XLA."""
+  return tf.random.experimental.stateless_fold_in(seed, data, alg=ALGORITHM)
+
+
+def uniform_int(shape, seed, maxval):
+  """Integers uniform in [0, maxval), int32."""
+  return tf.random.stateless_uniform(shape, seed, minval=0, maxval=maxval, dtype=tf.int32, alg=ALGORITHM)
+
+
+def uniform(shape, seed):
+  """float32 uniform in [0, 1): 24 random bits, exactly representable, so the same under XLA."""
+  bits = tf.random.stateless_uniform(shape, seed, minval=None, maxval=None, dtype=tf.uint32, alg=ALGORITHM)
+  return tf.cast(tf.bitwise.right_shift(bits, 8), tf.float32) * (1.0 / (1 << 24))
+
+
+def normal(shape, seed):
+  """float32 standard normal by Box-Muller on `uniform` (XLA and plain kernels agree to ~1e-6)."""
+  shape = tf.concat([[2], tf.cast(shape, tf.int32)], axis=0)
+  u = uniform(shape, seed)
+  radius = tf.sqrt(-2.0 * tf.math.log1p(-u[0]))  # 1 - u is in (0, 1]: log is finite
+  return radius * tf.cos((2.0 * math.pi) * u[1])
+
+
+NOISE_DISTRIBUTIONS = ("normal", "uniform")
+
+
+def latent(shape, seed, distribution="normal"):
+  """Generator noise: standard normal, or uniform in [-1, 1) (the Keras book's and the MLP GAN's)."""
+  if distribution == "uniform":
+    return uniform(shape, seed) * 2.0 - 1.0
+  if distribution == "normal":
+    return normal(shape, seed)
+  raise ValueError(f"unknown noise distribution {distribution!r}; known: {', '.join(NOISE_DISTRIBUTIONS)}")

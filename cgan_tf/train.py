@@ -1,0 +1,227 @@
+"""Training: builds data, networks and optimizers under the strategy, resumes, and runs `fit`."""
+
+import math
+import os
+
+from absl import logging
+import keras
+import numpy as np
+import tensorflow as tf
+
+from cgan_tf import callbacks as callbacks_lib
+from cgan_tf import checkpoints
+from cgan_tf import config as config_lib
+from cgan_tf import data as data_lib
+from cgan_tf import distribute
+from cgan_tf import gan
+from cgan_tf import networks
+from cgan_tf import points
+from cgan_tf import samples
+from cgan_tf.config import Config, ConfigError
+
+
+class WorkerLostError(RuntimeError):
+  """A multi-worker job lost a peer (it died, or stopped answering for the collective timeout)."""
+
+
+OPTIMIZERS = {
+    "adam": lambda lr, config: keras.optimizers.Adam(lr, beta_1=config.beta_1, beta_2=config.beta_2),
+    "rmsprop": lambda lr, config: keras.optimizers.RMSprop(lr),
+    "sgd": lambda lr, config: keras.optimizers.SGD(lr),
+}
+
+
+def make_optimizer(learning_rate: float, config: Config, precision: str):
+  """The configured optimizer, wrapped in a LossScaleOptimizer under mixed_float16."""
+  optimizer = OPTIMIZERS[config.optimizer](learning_rate, config)
+  if precision == "mixed_float16":
+    # Each network gets its own loss scale; compile(auto_scale_loss=...) would only wrap one optimizer
+    # (PITFALLS item 7).
+    optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+  return optimizer
+
+
+def step_options(config: Config) -> gan.StepOptions:
+  """How the configured run trains each step."""
+  return gan.StepOptions(loss=config.loss, update_scheme=config.update_scheme, d_steps=config.d_steps,
+                         gp_weight=config.gp_weight, r1_gamma=config.r1_gamma, r1_every=config.r1_every,
+                         augment=config.diffaugment_policies, ema_decay=config.ema_decay, noise=config.noise)
+
+
+def has_batch_normalization(*models) -> bool:
+  return any(isinstance(layer, keras.layers.BatchNormalization)
+             for model in models for layer in model._flatten_layers(include_self=False))
+
+
+def build_gan(config: Config, precision: str, xla_plan: str) -> gan.ConditionalGAN:
+  """Builds the networks, optimizers and GAN model. Call inside `strategy.scope()`.
+
+  Raises:
+    ConfigError: for --xla=on with several replicas and a network with batch normalization.
+  """
+  generator, discriminator = networks.build_networks(config)
+  if xla_plan == distribute.XLA_PER_REPLICA and has_batch_normalization(generator, discriminator):
+    # Synchronized batch statistics are an all-reduce, which cannot run inside one replica's compiled
+    # function; compiling the whole step is refused under a strategy (PITFALLS item 4).
+    if config.xla == "on":
+      raise ConfigError(f"--xla=on: network {config.network!r} uses batch normalization, whose statistics are "
+                        f"synchronized over the replicas and cannot be compiled per replica; use --xla=off "
+                        f"or one replica")
+    logging.info("XLA: batch normalization synchronizes over the replicas -> off")
+    xla_plan = distribute.XLA_OFF
+  ema_generator = None
+  if config.ema_decay:
+    ema_generator, _ = networks.build_networks(config)
+    ema_generator.set_weights(generator.get_weights())
+  d_optimizer = make_optimizer(config.d_learning_rate, config, precision)
+  g_optimizer = make_optimizer(config.g_learning_rate, config, precision)
+  # Build the optimizer state now, in the scope: building it lazily inside fit under a strategy
+  # fails in Keras 3.15 (PITFALLS item 1).
+  d_optimizer.build(discriminator.trainable_variables)
+  g_optimizer.build(generator.trainable_variables)
+  model = gan.ConditionalGAN(generator, discriminator, config.latent_dim, config.num_classes,
+                             config.batch_size, config.seed, ema_generator=ema_generator)
+  model.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer, options=step_options(config),
+                xla_plan=xla_plan, steps_per_execution=config.steps_per_execution)
+  return model
+
+
+def apply_learning_rates(model: gan.ConditionalGAN, config: Config) -> None:
+  """Sets the optimizers' learning rates from the flags after a restore.
+
+  The checkpoint holds the rates it was trained with; without this a run resumed with lower
+  --g_learning_rate/--d_learning_rate (the way out of a diverged run) would silently keep the old ones.
+  """
+  for flag, optimizer, rate in (("g_learning_rate", model.g_optimizer, config.g_learning_rate),
+                                ("d_learning_rate", model.d_optimizer, config.d_learning_rate)):
+    saved = float(tf.convert_to_tensor(optimizer.learning_rate))
+    if np.float32(saved) != np.float32(rate):
+      logging.info("--%s=%g replaces the checkpoint's %g", flag, rate, saved)
+      optimizer.learning_rate = rate
+
+
+def prepare_run_dir(config: Config) -> None:
+  """Creates the run directory, proves it writable, and refuses an incompatible earlier run."""
+  try:
+    tf.io.gfile.makedirs(config.run_dir)
+    probe = os.path.join(config.run_dir, ".write_test")
+    with tf.io.gfile.GFile(probe, "w") as f:
+      f.write("ok")
+    tf.io.gfile.remove(probe)
+  except (tf.errors.OpError, OSError) as e:
+    raise ConfigError(f"--run_dir: {config.run_dir} is not writable ({e})") from e
+  saved = config_lib.load_saved(config.run_dir)
+  if saved is not None:
+    config_lib.check_compatible(saved, config)
+
+
+def resolve_training_config(config: Config):
+  """Loads the data set and fills the config's data-dependent fields; returns (config, data)."""
+  data = data_lib.load(config, "train")
+  config = data_lib.resolve(config, data)
+  config_lib.check_architecture(config)
+  return config, data
+
+
+def examples_per_step(config: Config) -> int:
+  return config.batch_size * config.d_steps
+
+
+def total_steps(config: Config, num_examples: int) -> int:
+  return config.train_steps or config.epochs * data_lib.steps_per_epoch(num_examples, examples_per_step(config))
+
+
+def train(config: Config, extra_callbacks=()) -> gan.ConditionalGAN:
+  """Trains (or resumes) the run in `config.run_dir` up to the configured number of steps.
+
+  Args:
+    config: the validated configuration.
+    extra_callbacks: more Keras callbacks for `fit` (e.g. the benchmark's step timer).
+
+  Returns:
+    The trained model.
+
+  Raises:
+    ConfigError, data.DataError: for invalid settings or data, before anything is trained.
+  """
+  strategy = distribute.create_strategy(config)
+  if config.batch_size % strategy.num_replicas_in_sync:
+    raise ConfigError(f"--batch_size: the global batch {config.batch_size} is not divisible by the "
+                      f"{strategy.num_replicas_in_sync} replicas of this strategy")
+  config, data = resolve_training_config(config)
+  output_dir = distribute.writable_dir(strategy, config.run_dir)
+  if output_dir == config.run_dir:
+    prepare_run_dir(config)
+    config_lib.save(config)
+  precision = distribute.resolve_precision(config)
+  distribute.set_precision(precision)
+  xla_plan = distribute.resolve_xla(config, strategy)
+  if config.deterministic:
+    tf.config.experimental.enable_op_determinism()
+  keras.utils.set_random_seed(config.seed)
+  logging.info("Training on %s (%s), %d replica(s), precision %s, %d examples of shape %s, %d classes",
+               data.origin, type(strategy).__name__, strategy.num_replicas_in_sync, precision,
+               len(data.labels), config.image_shape, config.num_classes)
+
+  with strategy.scope():
+    model = build_gan(config, precision, xla_plan)
+  checkpoint = checkpoints.training_checkpoint(model)
+  restored = checkpoints.restore_newest(checkpoint, checkpoints.checkpoint_dir(config.run_dir))
+  start_step = int(model.step_counter.numpy())
+  if restored:
+    logging.info("Resumed from %s at step %d", restored, start_step)
+    apply_learning_rates(model, config)
+
+  steps_per_epoch = data_lib.steps_per_epoch(len(data.labels), examples_per_step(config))
+  total = total_steps(config, len(data.labels))
+  if start_step >= total:
+    logging.info("Run in %s is already at step %d of %d; nothing to train", config.run_dir, start_step,
+                 total)
+    return model
+
+  writer = tf.summary.create_file_writer(os.path.join(output_dir, "logs"))
+  # A damaged state file would stop the manager from being created; restore_newest found the checkpoints
+  # by name instead.
+  checkpoints.repair_state_file(checkpoints.checkpoint_dir(output_dir))
+  manager = checkpoints.manager(checkpoint, checkpoints.checkpoint_dir(output_dir),
+                                config.keep_checkpoints)
+  step_args = (start_step, config.steps_per_execution)
+  callbacks = [
+      # First, so a NaN step stops training before any writer sees it.
+      callbacks_lib.NonFiniteGuard(*step_args, checkpoints.checkpoint_dir(config.run_dir)),
+      callbacks_lib.ScalarWriter(*step_args, config.log_every, writer),
+      callbacks_lib.GridWriter(*step_args, config.sample_every, os.path.join(output_dir, "samples"),
+                               writer, samples.progress_renderer(config, data)),
+      callbacks_lib.Checkpointer(*step_args, manager, config.checkpoint_every),
+      callbacks_lib.StopAtStep(*step_args, total),
+  ]
+  if config.eval_every > 0:  # Opt-in: each measurement costs an evaluator pass over eval_samples images.
+    from cgan_tf.evaluation.callback import EvalCallback
+    callbacks.append(EvalCallback(*step_args, config, output_dir, writer))
+  if config.train_minutes:
+    callbacks.append(callbacks_lib.StopAfterTime(*step_args, config.train_minutes,
+                                                 pausers=[c for c in callbacks if hasattr(c, "paused_seconds")]))
+  callbacks.extend(extra_callbacks)
+  dataset = data_lib.distributed_dataset(strategy, data, config.batch_size, config.seed, start_step,
+                                         config.d_steps, networks.get(config.network).output)
+  try:
+    model.fit(dataset, epochs=math.ceil(total / steps_per_epoch), initial_epoch=start_step // steps_per_epoch,
+              steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=config.verbose,
+              shuffle=False)
+  except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError) as e:
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+      raise
+    # The collectives' timeout (CGAN_TF_COLLECTIVE_TIMEOUT) turns a hung peer into this error too.
+    # The message opens with "Graph execution error:" and the Python stack of the failed op; the cause
+    # (a reset connection, a peer without heartbeats) follows.
+    lines = [line.strip() for line in str(e.message).splitlines()]
+    reason = next((line for line in lines if line and not line.startswith(
+        ("Graph execution error", "Detected at node", "File "))), "")
+    raise WorkerLostError(
+        f"a worker of the multi-worker job died or stopped answering ({type(e).__name__}: {reason[:300]}). "
+        f"Checkpoints are intact; last good checkpoint: "
+        f"{checkpoints.last_good_checkpoint(checkpoints.checkpoint_dir(config.run_dir))}. Restart every "
+        f"worker with the same command to resume from it.") from e
+  if isinstance(data, points.PointData) and output_dir == config.run_dir:
+    points.report(model.sampling_generator, data, config.latent_dim, config.seed, config.noise, config.run_dir)
+  return model

@@ -1,0 +1,143 @@
+"""Flags become a validated config; every invalid value is refused with the flag's name."""
+
+import json
+import subprocess
+import sys
+
+from absl import flags
+from absl.testing import flagsaver
+import pytest
+
+from cgan_tf import config as config_lib
+from cgan_tf import main
+from cgan_tf.config import Config, ConfigError
+
+FLAGS = flags.FLAGS
+
+
+def parse(*argv) -> Config:
+  FLAGS.unparse_flags()
+  FLAGS(["cgan_tf"] + list(argv))
+  return main.config_from_flags()
+
+
+@pytest.fixture(autouse=True)
+def restore_flags():
+  with flagsaver.flagsaver():
+    yield
+  FLAGS.unparse_flags()
+
+
+def test_flags_become_a_frozen_config(tmp_path):
+  config = parse(f"--run_dir={tmp_path}", "--batch_size=64", "--g_learning_rate=0.001")
+  assert config.batch_size == 64 and config.g_learning_rate == 0.001 and config.run_dir == str(tmp_path)
+  with pytest.raises(Exception):
+    config.batch_size = 3  # frozen
+
+
+@pytest.mark.parametrize("argv,flag", [
+    (["--batch_size=0"], "batch_size"),
+    (["--batch_size=-8"], "batch_size"),
+    (["--latent_dim=0"], "latent_dim"),
+    (["--g_learning_rate=0"], "g_learning_rate"),
+    (["--d_learning_rate=-1e-3"], "d_learning_rate"),
+    (["--beta_1=1.5"], "beta_1"),
+    (["--d_dropout=1.0"], "d_dropout"),
+    (["--epochs=0", "--train_steps=0"], "train_steps"),
+    (["--checkpoint_every=0"], "checkpoint_every"),
+    (["--network=resnet9000"], "network"),
+    (["--loss=wgan-typo"], "loss"),
+    (["--steps_per_execution=4", "--checkpoint_every=10"], "checkpoint_every"),
+    (["--mode=sample"], "output_dir"),
+    (["--label=-3", "--mode=sample", "--output_dir=/tmp/x"], "label"),
+    # The GAN options.
+    (["--d_steps=0"], "d_steps"),
+    (["--d_steps=3", "--update_scheme=simultaneous"], "d_steps"),
+    (["--gp_weight=-1"], "gp_weight"),
+    (["--r1_gamma=-0.5"], "r1_gamma"),
+    (["--r1_every=0"], "r1_every"),
+    (["--ema_decay=1.0"], "ema_decay"),
+    (["--diffaugment=color,blur"], "diffaugment"),
+    (["--diffaugment=color,color"], "diffaugment"),
+    (["--loss=wasserstein"], "loss"),
+    (["--g_filters=0"], "g_filters"),
+    (["--train_minutes=-1"], "train_minutes"),
+])
+def test_invalid_values_name_the_flag(tmp_path, argv, flag):
+  with pytest.raises(ConfigError, match=f"--{flag}"):
+    parse(f"--run_dir={tmp_path}", *argv)
+
+
+def test_missing_run_dir_is_named():
+  with pytest.raises(ConfigError, match="--run_dir"):
+    parse("--batch_size=8")
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--strategy=quantum"], "strategy"),
+    (["--precision=float8"], "precision"),
+    (["--batch_size=twelve"], "batch_size"),
+    (["--no_such_flag=1"], "no_such_flag"),
+    (["--flagfile=/nonexistent/preset.cfg"], "/nonexistent/preset.cfg"),
+])
+def test_unparseable_flags_name_the_problem(argv, needle):
+  with pytest.raises(flags.Error, match=needle):
+    parse("--run_dir=/tmp/x", *argv)
+
+
+def test_command_line_error_exits_2_with_the_flag_named(tmp_path):
+  result = subprocess.run([sys.executable, "-m", "cgan_tf.main", f"--run_dir={tmp_path}", "--batch_size=0"],
+                          capture_output=True, text=True, timeout=120)
+  assert result.returncode == 2
+  assert "--batch_size" in result.stderr
+  assert not (tmp_path / "config.json").exists()  # nothing written for a refused run
+
+
+def test_config_round_trips_through_json():
+  config = Config(run_dir="/r", image_shape=(28, 28, 1), num_classes=10, class_names=("a",) * 10)
+  assert Config.from_dict(json.loads(config.to_json())) == config
+
+
+def test_incompatible_run_dir_is_refused():
+  saved = Config(run_dir="/r", network="cdcgan", image_shape=(28, 28, 1), num_classes=10)
+  with pytest.raises(ConfigError, match="image_shape"):
+    config_lib.check_compatible(saved, saved.replace(image_shape=(32, 32, 3)))
+  with pytest.raises(ConfigError, match="latent_dim"):
+    config_lib.check_compatible(saved, saved.replace(latent_dim=64))
+  config_lib.check_compatible(saved, saved.replace(batch_size=7))  # training settings may change
+
+
+@pytest.mark.parametrize("changes,flag,needle", [
+    (dict(network="mlp", g_conditioning="cbn"), "g_conditioning", "supports auto, concat"),
+    (dict(network="cdcgan", d_conditioning="projection", num_classes=0), None, None),  # unconditional: unused
+    (dict(network="mlp_points"), "network", "needs a points data set"),
+    (dict(network="cdcgan", image_shape=(2,), num_classes=0), "network", "needs an image data set"),
+    (dict(network="mlp_points", image_shape=(2,), num_classes=0, diffaugment="color"), "diffaugment", "points"),
+    (dict(network="mlp_points", image_shape=(2,), num_classes=0, eval_every=100), "eval_every", "scatter"),
+    (dict(num_classes=0), "num_classes", "--unconditional"),
+    (dict(num_classes=0, unconditional=True, mode="sample", label=3), "label", "unconditional"),
+])
+def test_options_the_network_or_data_cannot_take_are_refused(changes, flag, needle):
+  values = dict(image_shape=(28, 28, 1), num_classes=10)
+  values.update(changes)
+  if changes.get("num_classes") == 0 and "unconditional" not in changes and flag is None:
+    values["unconditional"] = True
+  if flag is None:
+    config_lib.check_architecture(Config(**values))
+    return
+  with pytest.raises(ConfigError, match=f"--{flag}.*{needle}"):
+    config_lib.check_architecture(Config(**values))
+
+
+def test_a_run_dir_with_or_without_a_moving_average_is_not_resumed_the_other_way():
+  saved = Config(run_dir="/r", image_shape=(28, 28, 1), num_classes=10, ema_decay=0.999)
+  config_lib.check_compatible(saved, saved.replace(ema_decay=0.99))  # another decay is fine
+  with pytest.raises(ConfigError, match="--ema_decay"):
+    config_lib.check_compatible(saved, saved.replace(ema_decay=0.0))
+  with pytest.raises(ConfigError, match="g_conditioning"):
+    config_lib.check_compatible(saved, saved.replace(g_conditioning="cbn"))
+
+
+def test_architecture_check_names_image_shape():
+  with pytest.raises(ConfigError, match="--image_shape.*divisible by 4"):
+    config_lib.check_architecture(Config(image_shape=(30, 30, 1), num_classes=10))

@@ -1,0 +1,246 @@
+"""tf.distribute, mixed precision and XLA, checked on logical CPU devices with tests that can fail."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from cgan_tf import distribute
+from cgan_tf import networks
+from cgan_tf import train
+from cgan_tf.config import Config, ConfigError
+from conftest import REPO_ROOT
+
+# SGD, not Adam: Adam's update hardly depends on the gradient's scale, so it would hide a loss that is
+# not divided by the replica count. No dropout: Keras gives each replica the same dropout mask (PITFALLS
+# item 5), which cannot equal one replica's mask over the whole batch. float64: in float32, summation-order
+# noise (oneDNN's kernels, XLA's fusions), amplified by LeakyReLU kinks over 10 sequential GAN updates,
+# moved single variables by up to 2% of their training movement from run to run; in float64 the same
+# comparisons agree to 1e-15 (replicas) and 1e-9 (XLA), so a tolerance of 1e-6 leaves no room for luck.
+INVARIANCE = dict(precision="float64", optimizer="sgd", g_learning_rate=0.05, d_learning_rate=0.05, d_dropout=0.0, train_steps=5,
+                  batch_size=32, checkpoint_every=5, sample_every=5, log_every=5)
+
+
+def run_in_process(config: Config) -> dict:
+  """Trains `config` in a fresh Python process (see tests/distributed_run.py) and loads its dump."""
+  out = os.path.join(config.run_dir + "_dump.npz")
+  result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "tests", "distributed_run.py"), config.to_json(),
+                           out], cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  with np.load(out) as dump:
+    return {key: dump[key] for key in dump.files}
+
+
+def named_weights(generator, discriminator):
+  named = {f"g{i}": v.numpy() for i, v in enumerate(generator.trainable_variables)}
+  named.update({f"d{i}": v.numpy() for i, v in enumerate(discriminator.trainable_variables)})
+  return named
+
+
+def weights(dump):
+  return {k: v for k, v in dump.items() if k[0] in "gd" and k[1:].isdigit()}
+
+
+def initial(dump):
+  return {key[len("init_"):]: value for key, value in dump.items() if key.startswith("init_")}
+
+
+def assert_same_training(reference, other, initial_weights, tolerance=1e-6):
+  """Each variable's distance from the reference, relative to how far training moved it.
+
+  A gradient off by the replica count gave ratios of 0.4-1.4 (the loss mutated to a per-replica mean), and
+  so did noise that differed between XLA and plain kernels; float64 rounding stays below 1e-9. A variable
+  that training cannot move (a bias right before batch normalization has a zero gradient: it moved 1e-17)
+  has no scale of its own, so it is compared absolutely.
+  """
+  assert reference.keys() == other.keys() == initial_weights.keys() and len(reference) > 10
+  ratios = {}
+  for key in reference:
+    moved = float(np.linalg.norm(reference[key] - initial_weights[key]))
+    difference = float(np.linalg.norm(other[key] - reference[key]))
+    ratios[key] = difference / moved if moved > 1e-9 else difference / 1e-9
+  worst = max(ratios, key=ratios.get)
+  assert ratios[worst] < tolerance, f"{worst}: {ratios[worst]:.4g}; all: {ratios}"
+
+
+@pytest.fixture(scope="module")
+def replica_runs(tmp_path_factory):
+  from conftest import make_idx_dataset
+  root = tmp_path_factory.mktemp("replicas")
+  idx = make_idx_dataset(str(root / "idx"))
+  base = dict(dataset="synthetic", data_source="idx", data_dir=idx, verbose=0, seed=3, **INVARIANCE)
+  runs = {}
+  for replicas in (1, 2, 4):
+    runs[replicas] = run_in_process(Config(run_dir=str(root / f"r{replicas}"), num_cpu_devices=replicas,
+                                           strategy="mirrored" if replicas > 1 else "one_device", **base))
+  # XLA is compared over one step: over several, GAN dynamics amplify XLA's different rounding.
+  one_step = dict(base, train_steps=1, checkpoint_every=1, sample_every=1, log_every=1)
+  runs["1step"] = run_in_process(Config(run_dir=str(root / "r1step"), num_cpu_devices=1, strategy="one_device",
+                                        **one_step))
+  runs["2xla1step"] = run_in_process(Config(run_dir=str(root / "r2xla"), num_cpu_devices=2, strategy="mirrored",
+                                            xla="on", **one_step))
+  return runs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("replicas", [2, 4])
+def test_weights_after_5_steps_do_not_depend_on_replica_count(replica_runs, replicas):
+  one, many = weights(replica_runs[1]), weights(replica_runs[replicas])
+  assert int(replica_runs[replicas]["replicas"]) == replicas
+  assert one.keys() == many.keys() and len(one) > 10
+  assert all(value.dtype == np.float64 for value in list(one.values()) + list(many.values()))
+  assert_same_training(one, many, initial(replica_runs[1]))
+  # The logged losses are the true global means, not divided by the replica count.
+  logs_one, logs_many = json.loads(str(replica_runs[1]["logs"])), json.loads(str(replica_runs[replicas]["logs"]))
+  for name in ("d_loss", "g_loss", "d_real_accuracy", "d_fake_accuracy"):
+    assert logs_many[name] == pytest.approx(logs_one[name], rel=1e-4, abs=1e-6), name
+
+
+@pytest.mark.slow
+def test_training_moved_every_variable(replica_runs):
+  """Guards the invariance test against comparing untrained networks."""
+  for key, value in weights(replica_runs[1]).items():
+    assert not np.array_equal(value, replica_runs[1][f"init_{key}"]), key
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("replicas", [2, 4])
+def test_replicas_draw_distinct_slices_of_one_noise_stream(replica_runs, replicas):
+  noise = [replica_runs[replicas][f"noise{i}"] for i in range(replicas)]
+  for i in range(replicas):
+    for j in range(i + 1, replicas):
+      assert not np.allclose(noise[i], noise[j])
+  np.testing.assert_array_equal(np.concatenate(noise), replica_runs[1]["noise0"])
+
+
+@pytest.mark.slow
+def test_per_replica_xla_under_mirrored_matches_no_xla(replica_runs):
+  assert_same_training(weights(replica_runs["1step"]), weights(replica_runs["2xla1step"]),
+                       initial(replica_runs["1step"]))
+
+
+@pytest.mark.slow
+def test_xla_whole_step_on_one_device_matches_no_xla(smoke_config, tmp_path):
+  config = smoke_config(strategy="one_device", seed=3, **dict(INVARIANCE, train_steps=1, checkpoint_every=1,
+                                                               sample_every=1, log_every=1))
+  keras.utils.set_random_seed(config.seed)  # as train() does right before building
+  distribute.set_precision(config.precision)
+  generator, discriminator = networks.build_networks(train.resolve_training_config(config)[0])
+  initial_weights = named_weights(generator, discriminator)
+  runs = {}
+  for xla in ("off", "on"):
+    model = train.train(config.replace(run_dir=str(tmp_path / xla), xla=xla))
+    assert model.jit_compile == (xla == "on")
+    runs[xla] = named_weights(model.generator, model.discriminator)
+  distribute.set_precision("float32")  # The global policy, for the tests that follow in this process.
+  assert all(value.dtype == np.float64 for value in initial_weights.values())
+  assert_same_training(runs["off"], runs["on"], initial_weights)
+
+
+@pytest.mark.slow
+def test_mixed_precision_under_two_replicas(smoke_config, tmp_path):
+  dump = run_in_process(smoke_config(run_dir=str(tmp_path / "mixed"), num_cpu_devices=2, strategy="mirrored",
+                                     precision="mixed_float16", train_steps=2))
+  assert str(dump["compute_dtype"]) == "float16"
+  assert json.loads(str(dump["optimizer_types"])) == ["LossScaleOptimizer", "LossScaleOptimizer"]
+  assert all(v.dtype == np.float32 for v in weights(dump).values())
+  assert np.isfinite(json.loads(str(dump["logs"]))["d_loss"])
+
+
+def test_non_finite_gradient_skips_the_step_and_halves_that_loss_scale(smoke_config):
+  config = train.resolve_training_config(smoke_config(precision="mixed_float16"))[0]
+  distribute.set_precision("mixed_float16")
+  try:
+    model = train.build_gan(config, "mixed_float16", "off")
+    d_before = [v.numpy() for v in model.discriminator.trainable_variables]
+    g_before = [v.numpy() for v in model.generator.trainable_variables]
+    d_scale, g_scale = float(model.d_optimizer.dynamic_scale.numpy()), float(model.g_optimizer.dynamic_scale.numpy())
+    # NaN real images poison only D's loss; G's loss depends on the fake logits alone.
+    real = tf.fill([8, 28, 28, 1], float("nan"))
+    logs = model.train_step((real, tf.zeros([8], tf.int32)))
+    assert float(logs["d_loss_scale"]) == d_scale / 2
+    assert float(logs["g_loss_scale"]) == g_scale
+    for before, v in zip(d_before, model.discriminator.trainable_variables):
+      np.testing.assert_array_equal(v.numpy(), before)
+    assert any(not np.array_equal(v.numpy(), b) for b, v in zip(g_before, model.generator.trainable_variables))
+    assert model.generator.get_layer("g_up0").compute_dtype == "float16"
+    assert model.generator.get_layer("g_up0").kernel.dtype == "float32"
+  finally:
+    distribute.set_precision("float32")
+
+
+def test_precision_and_xla_resolution():
+  assert distribute.resolve_precision(Config(precision="auto")) == "float32"  # no GPU here
+  assert distribute.resolve_precision(Config(precision="mixed_bfloat16")) == "mixed_bfloat16"
+  one = tf.distribute.OneDeviceStrategy("/cpu:0")
+  assert distribute.resolve_xla(Config(xla="auto"), one) == distribute.XLA_OFF  # CPU
+  assert distribute.resolve_xla(Config(xla="on"), one) == distribute.XLA_WHOLE_STEP
+  assert distribute.resolve_xla(Config(xla="off"), one) == distribute.XLA_OFF
+
+
+def test_strategy_factory(smoke_config):
+  assert isinstance(distribute.create_strategy(Config(strategy="auto")), tf.distribute.OneDeviceStrategy)
+  with pytest.raises(ConfigError, match="TF_CONFIG"):
+    os.environ.pop("TF_CONFIG", None)
+    distribute.create_strategy(Config(strategy="multi_worker"))
+
+
+def test_global_batch_not_divisible_by_replicas_is_refused(smoke_config):
+  with pytest.raises(ConfigError, match="--batch_size: the global batch 30 is not divisible by the 4 replicas"):
+    train.train(smoke_config(batch_size=30, num_cpu_devices=4, strategy="mirrored"))
+
+
+def free_ports(count):
+  sockets = [socket.socket() for _ in range(count)]
+  for s in sockets:
+    s.bind(("127.0.0.1", 0))
+  ports = [s.getsockname()[1] for s in sockets]
+  for s in sockets:
+    s.close()
+  return ports
+
+
+def run_workers(run_dir, idx_dir, train_steps):
+  workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
+  procs = []
+  for index in range(2):
+    env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": {"worker": workers},
+                                                  "task": {"type": "worker", "index": index}}),
+               CGAN_TF_COLLECTIVE_TIMEOUT="120")
+    cmd = [sys.executable, "-m", "cgan_tf.main", "--strategy=multi_worker", f"--run_dir={run_dir}",
+           "--dataset=synthetic", "--data_source=idx", f"--data_dir={idx_dir}", "--batch_size=32",
+           f"--train_steps={train_steps}", "--checkpoint_every=2", "--sample_every=2", "--log_every=1",
+           "--verbose=0"]
+    procs.append(subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True))
+  outputs = []
+  try:
+    for proc in procs:
+      _, err = proc.communicate(timeout=300)
+      outputs.append((proc.returncode, err))
+  finally:  # only reached with live workers on a timeout or an error: never leave them running
+    for proc in procs:
+      if proc.poll() is None:
+        proc.kill()
+  return outputs
+
+
+@pytest.mark.slow
+def test_two_workers_train_write_once_and_resume(tmp_path, idx_dir):
+  run_dir = str(tmp_path / "mw")
+  for code, err in run_workers(run_dir, idx_dir, 4):
+    assert code == 0, err[-3000:]
+  assert sorted(os.listdir(os.path.join(run_dir, "checkpoints"))) == [
+      "checkpoint", "ckpt-2.data-00000-of-00001", "ckpt-2.index", "ckpt-4.data-00000-of-00001", "ckpt-4.index"]
+  assert sorted(os.listdir(run_dir)) == ["checkpoints", "config.json", "logs", "samples"]
+  outputs = run_workers(run_dir, idx_dir, 6)
+  for code, err in outputs:
+    assert code == 0, err[-3000:]
+    assert "at step 4" in err  # both workers restored the chief's checkpoint
+  assert os.path.exists(os.path.join(run_dir, "checkpoints", "ckpt-6.index"))

@@ -1,0 +1,219 @@
+"""Tests of the evaluation maths (Fréchet distance, KID, accuracies), the metric registry, the plot tool
+and the measuring flags. No training here; see test_evaluation_e2e.py for the trained pieces."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+import pytest
+
+from cgan_tf import config as config_lib
+from cgan_tf.config import Config, ConfigError
+from cgan_tf.evaluation import accuracy
+from cgan_tf.evaluation import frechet
+from cgan_tf.evaluation import kid
+from cgan_tf.evaluation import metrics
+from cgan_tf.evaluation import sources
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _random_covariance(rng, dim):
+  a = rng.standard_normal((dim, dim))
+  return a @ a.T / dim + 0.1 * np.eye(dim)
+
+
+def _gaussian(rng, mean, covariance, count):
+  return rng.multivariate_normal(mean, covariance, size=count)
+
+
+# --- Fréchet distance ------------------------------------------------------------------------------
+
+
+def test_frechet_of_identical_statistics_is_zero():
+  rng = np.random.default_rng(0)
+  sigma = _random_covariance(rng, 16)
+  mu = rng.standard_normal(16)
+  assert frechet.frechet_distance_from_statistics(mu, sigma, mu, sigma) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_trace_sqrt_product_of_a_matrix_with_itself_is_its_trace():
+  sigma = _random_covariance(np.random.default_rng(1), 12)
+  assert frechet.trace_sqrt_product(sigma, sigma) == pytest.approx(np.trace(sigma), rel=1e-10)
+
+
+def test_frechet_matches_closed_form_for_commuting_covariances():
+  # Diagonal covariances commute: d^2 = |mu1 - mu2|^2 + sum_i (sqrt(a_i) - sqrt(b_i))^2.
+  rng = np.random.default_rng(2)
+  a, b = rng.uniform(0.1, 3.0, 10), rng.uniform(0.1, 3.0, 10)
+  mu_1, mu_2 = rng.standard_normal(10), rng.standard_normal(10)
+  expected = np.sum((mu_1 - mu_2) ** 2) + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)
+  got = frechet.frechet_distance_from_statistics(mu_1, np.diag(a), mu_2, np.diag(b))
+  assert got == pytest.approx(expected, rel=1e-10)
+
+
+def test_frechet_matches_closed_form_for_scaled_covariance():
+  # S2 = c^2 S1 (not diagonal): (S1 S2)^(1/2) = c S1, so d^2 = |dmu|^2 + (1 - c)^2 tr(S1).
+  rng = np.random.default_rng(3)
+  sigma = _random_covariance(rng, 20)
+  shift = rng.standard_normal(20)
+  got = frechet.frechet_distance_from_statistics(np.zeros(20), sigma, shift, 4.0 * sigma)
+  assert got == pytest.approx(shift @ shift + (1 - 2.0) ** 2 * np.trace(sigma), rel=1e-9)
+
+
+def test_frechet_agrees_with_scipy_sqrtm_on_general_covariances():
+  linalg = pytest.importorskip("scipy.linalg")  # scipy is not a dependency, only a cross-check.
+  rng = np.random.default_rng(4)
+  s1, s2 = _random_covariance(rng, 32), _random_covariance(rng, 32)
+  m1, m2 = rng.standard_normal(32), rng.standard_normal(32)
+  expected = (np.sum((m1 - m2) ** 2) + np.trace(s1) + np.trace(s2)
+              - 2 * np.trace(linalg.sqrtm(s1 @ s2).real))
+  assert frechet.frechet_distance_from_statistics(m1, s1, m2, s2) == pytest.approx(expected, rel=1e-8)
+
+
+def test_frechet_of_two_samples_of_one_gaussian_is_near_zero():
+  rng = np.random.default_rng(5)
+  sigma, mu = _random_covariance(rng, 8), rng.standard_normal(8)
+  distance = frechet.frechet_distance(_gaussian(rng, mu, sigma, 20000), _gaussian(rng, mu, sigma, 20000))
+  assert 0.0 <= distance < 0.01
+
+
+def test_frechet_of_samples_with_shifted_means_is_the_squared_shift():
+  rng = np.random.default_rng(6)
+  sigma = _random_covariance(rng, 8)
+  shift = np.full(8, 0.5)  # |shift|^2 = 2.
+  distance = frechet.frechet_distance(_gaussian(rng, np.zeros(8), sigma, 20000),
+                                      _gaussian(rng, shift, sigma, 20000))
+  assert distance == pytest.approx(2.0, abs=0.05)
+
+
+def test_frechet_handles_rank_deficient_features():
+  # Fewer samples than dimensions (a small class) or dead ReLU units give singular covariances.
+  rng = np.random.default_rng(7)
+  x = np.concatenate([rng.standard_normal((5, 4)), np.zeros((5, 12))], axis=1)
+  y = np.concatenate([rng.standard_normal((5, 4)) + 1, np.zeros((5, 12))], axis=1)
+  distance = frechet.frechet_distance(x, y)
+  assert np.isfinite(distance) and distance > 0
+
+
+def test_intra_class_frechet_is_the_mean_over_classes():
+  rng = np.random.default_rng(8)
+  x, y = rng.standard_normal((300, 4)), rng.standard_normal((300, 4)) + 0.3
+  labels = np.arange(300) % 3
+  mean, per_class = frechet.intra_class_frechet_distance(x, labels, y, labels, 3)
+  assert per_class == [pytest.approx(frechet.frechet_distance(x[labels == k], y[labels == k]))
+                       for k in range(3)]
+  assert mean == pytest.approx(np.mean(per_class))
+
+
+# --- KID -------------------------------------------------------------------------------------------
+
+
+def test_kid_is_near_zero_for_one_distribution_and_positive_for_different_ones():
+  rng = np.random.default_rng(9)
+  sigma = _random_covariance(rng, 16)
+  x, y = _gaussian(rng, np.zeros(16), sigma, 4000), _gaussian(rng, np.zeros(16), sigma, 4000)
+  z = _gaussian(rng, np.full(16, 0.5), sigma, 4000)
+  same, same_std = kid.kernel_distance(x, y, num_subsets=50, subset_size=1000)
+  different, _ = kid.kernel_distance(x, z, num_subsets=50, subset_size=1000)
+  assert abs(same) < 3 * same_std + 1e-3
+  assert different > 0.05
+  assert different > 20 * abs(same)
+
+
+def test_mmd2_unbiased_leaves_out_the_diagonal():
+  x = np.array([[1.0, 0.0], [0.0, 1.0]])
+  # Identical sets: the unbiased estimate is k(x1,x2)+k(x2,x1) terms only, minus all cross terms.
+  k = kid.polynomial_kernel(x, x)
+  expected = 2 * (k[0, 1] + k[1, 0]) / 2 - 2 * k.mean()
+  assert kid.mmd2_unbiased(x, x) == pytest.approx(expected)
+
+
+# --- Accuracies and the registry -------------------------------------------------------------------
+
+
+def test_conditional_accuracy_overall_and_per_class():
+  predictions = np.array([0, 0, 1, 1, 2, 0])
+  labels = np.array([0, 0, 1, 2, 2, 2])
+  overall, per_class = accuracy.conditional_accuracy(predictions, labels, 3)
+  assert overall == pytest.approx(4 / 6)
+  assert per_class == pytest.approx([1.0, 1.0, 1 / 3])
+
+
+def test_registry_computes_named_metrics_only():
+  rng = np.random.default_rng(10)
+  labels = np.arange(40) % 2
+  make = lambda shift: metrics.SampleSet(np.zeros((40, 4, 4, 1), np.uint8), labels,  # noqa: E731
+                                         rng.standard_normal((40, 3)) + shift, labels)
+  figures = metrics.compute(["conditional_accuracy", "frechet", "intra_frechet", "kid"], make(0.0),
+                            make(1.0), metrics.MetricContext(num_classes=2))
+  assert figures["conditional_accuracy"] == 1.0
+  assert set(figures) >= {"frechet_distance", "intra_frechet_distance", "kid", "kid_std",
+                          "frechet_distance/class_0", "conditional_accuracy/class_1"}
+  assert "cas" not in figures
+  assert figures["frechet_distance"] > 1.0
+
+
+def test_class_noise_is_a_pure_function_of_its_arguments():
+  a = sources.class_noise(3, 5, 8, seed=1)
+  assert a.dtype == np.float32 and a.shape == (5, 8)
+  np.testing.assert_array_equal(a, sources.class_noise(3, 5, 8, seed=1))
+  assert not np.allclose(a, sources.class_noise(4, 5, 8, seed=1))
+  assert not np.allclose(a, sources.class_noise(3, 5, 8, seed=2))
+
+
+# --- Flags -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("changes, flag", [
+    (dict(eval_metrics="frechet,fid_inception"), "--eval_metrics"),
+    (dict(eval_samples=0), "--eval_samples"),
+    (dict(eval_every=-1), "--eval_every"),
+    (dict(eval_every=3, steps_per_execution=2), "--eval_every"),
+    (dict(keep_best=True), "--keep_best"),
+    (dict(keep_best=True, eval_every=10, eval_metrics="kid"), "--keep_best"),
+    (dict(mode="eval", run_dir="", eval_source="/models/cgan/1"), "--run_dir"),
+])
+def test_invalid_measuring_flags_name_the_flag(changes, flag):
+  values = dict(run_dir="/tmp/run")
+  values.update(changes)
+  with pytest.raises(ConfigError, match=flag):
+    config_lib.validate(Config(**values))
+
+
+def test_valid_measuring_configurations():
+  config_lib.validate(Config(mode="train_evaluator", run_dir=""))
+  config_lib.validate(Config(mode="eval", run_dir="", eval_source="/models/cgan", eval_report="/tmp/r.json"))
+  config_lib.validate(Config(run_dir="/tmp/run", eval_every=500, keep_best=True))
+
+
+# --- The plot --------------------------------------------------------------------------------------
+
+
+def test_plot_metrics_draws_every_measured_metric(tmp_path):
+  path = tmp_path / "metrics.jsonl"
+  lines = [dict(step=2, source="real_train", conditional_accuracy=0.95, frechet_distance=1.0)]
+  lines += [dict(step=s, source="generated", conditional_accuracy=0.1 * s, frechet_distance=10.0 / s)
+            for s in (2, 4, 6)]
+  path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+  output = tmp_path / "metrics.png"
+  result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "tools", "plot_metrics.py"),
+                           f"--metrics={path}", f"--output={output}"], capture_output=True, text=True)
+  assert result.returncode == 0, result.stderr
+  image = np.asarray(Image.open(output).convert("RGB"))
+  # Two panels side by side, one row; the curve's blue and the floor's red are both drawn.
+  assert image.shape[1] == 2 * 520
+  assert np.any(np.all(image == (31, 119, 180), axis=-1))
+  assert np.any(np.all(image == (214, 39, 40), axis=-1))
+
+
+def test_plot_metrics_refuses_a_file_without_measurements(tmp_path):
+  path = tmp_path / "metrics.jsonl"
+  path.write_text(json.dumps(dict(step=1, source="real_train", kid=0.0)) + "\n")
+  result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "tools", "plot_metrics.py"),
+                           f"--metrics={path}", f"--output={tmp_path / 'x.png'}"],
+                          capture_output=True, text=True)
+  assert result.returncode == 2 and "no measurements" in result.stderr

@@ -1,0 +1,443 @@
+"""Export: the SavedModel's signatures, its validation, its versioning, the .keras copy and the client."""
+
+import base64
+import http.server
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import threading
+
+import keras
+import numpy as np
+from PIL import Image
+import pytest
+import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
+
+from cgan_tf import config as config_lib
+from cgan_tf import export
+from cgan_tf import generate
+from cgan_tf import samples
+from cgan_tf import train
+from cgan_tf.config import Config, ConfigError
+from conftest import REPO_ROOT, make_idx_dataset
+
+sys.path.insert(0, os.path.join(REPO_ROOT, "tools"))
+import serving_client  # pylint: disable=g-import-not-at-top
+
+pytestmark = pytest.mark.slow
+
+STEPS = 4
+SIGNATURES = (export.SERVING_DEFAULT, export.SERVING_SEEDED, export.SERVING_LATENT)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+  """One smoke training run shared by every test here; returns an export invocation's Config."""
+  base = tmp_path_factory.mktemp("export")
+  idx_dir = make_idx_dataset(str(base / "idx"))
+  train.train(Config(run_dir=str(base / "run"), dataset="synthetic", data_source="idx", data_dir=idx_dir,
+                     batch_size=32, train_steps=STEPS, checkpoint_every=2, sample_every=2, log_every=1,
+                     samples_per_class=3, verbose=0, seed=7))
+  return Config(mode="export", run_dir=str(base / "run"), export_dir=str(base / "models"),
+                model_name="fashion", max_batch=64)
+
+
+@pytest.fixture(scope="module")
+def exported(trained_run):
+  return export.export(trained_run)
+
+
+@pytest.fixture(scope="module")
+def served(exported):
+  return tf.saved_model.load(exported)
+
+
+@pytest.fixture(scope="module")
+def keras_generator(trained_run):
+  generator, _ = generate.load_generator(generate.load_run_config(trained_run))
+  return generator
+
+
+def keras_images(generator, noise, labels):
+  return samples.to_uint8(generator([tf.constant(noise), tf.constant(labels, tf.int32)], training=False))
+
+
+def test_export_writes_the_training_step_version_with_metadata(trained_run, exported):
+  model_dir = os.path.join(trained_run.export_dir, "fashion")
+  assert exported == os.path.join(model_dir, str(STEPS))
+  assert str(STEPS) in os.listdir(model_dir)
+  assert [name for name in os.listdir(model_dir) if not name.isdigit()] == []  # No temporary directory.
+  for name in ("saved_model.pb", "variables", export.KERAS_FILE):
+    assert os.path.exists(os.path.join(exported, name)), name
+  with open(os.path.join(exported, "assets", export.METADATA_FILE)) as f:
+    metadata = json.load(f)
+  assert metadata["training_step"] == STEPS
+  assert metadata["image_shape"] == [28, 28, 1]
+  assert metadata["class_names"] == [str(k) for k in range(10)]
+  assert metadata["latent_dim"] == 100 and metadata["max_batch"] == 64
+  assert metadata["config"]["seed"] == 7 and metadata["weights"] == "generator"
+
+
+FRESH_PROCESS = textwrap.dedent("""
+    import json, sys
+    sys.modules["cgan_tf"] = None  # Any import of our package now raises ImportError.
+    import numpy as np
+    import tensorflow as tf
+
+    export_path, inputs_path, outputs_path = sys.argv[1:]
+    inputs = np.load(inputs_path)
+    model = tf.saved_model.load(export_path)
+    signatures = model.signatures
+    result = {"signatures": np.array(sorted(signatures))}
+    default = signatures["serving_default"](label=tf.constant(inputs["labels"]))
+    result["default_images"] = default["images"].numpy()
+    # Object arrays do not survive np.savez without pickle: keep each PNG's first 8 bytes (its signature).
+    result["default_png_heads"] = np.array([png[:8] for png in default["images_png_bytes"].numpy()])
+    seed = tf.constant(inputs["seed"])
+    for run in ("a", "b"):
+      seeded = signatures["serving_seeded"](label=tf.constant(inputs["labels"]), seed=seed)
+      result["seeded_" + run] = seeded["images"].numpy()
+    other = signatures["serving_seeded"](label=tf.constant(inputs["labels"]), seed=seed + 1)
+    result["seeded_other_seed"] = other["images"].numpy()
+    latent = signatures["serving_latent"](label=tf.constant(inputs["labels"]),
+                                          noise=tf.constant(inputs["noise"]))
+    result["latent"] = latent["images"].numpy()
+    metadata = signatures["metadata"]()
+    result["metadata_json"] = np.array(metadata["metadata_json"].numpy().decode())
+    result["class_names"] = metadata["class_names"].numpy().astype(str)
+    result["cgan_tf_loaded"] = np.array(any(name.startswith("cgan_tf") and sys.modules[name] is not None
+                                            for name in sys.modules))
+    np.savez(outputs_path, **result)
+""")
+
+
+def test_fresh_process_without_cgan_tf_serves_the_generators_images(exported, keras_generator, tmp_path):
+  labels = np.array([7, 7, 0, 3, 9], np.int32)
+  noise = np.random.default_rng(3).standard_normal((len(labels), 100)).astype(np.float32)
+  seed = np.array([11, 12], np.int64)
+  np.savez(tmp_path / "inputs.npz", labels=labels, noise=noise, seed=seed)
+  script = tmp_path / "fresh.py"
+  script.write_text(FRESH_PROCESS)
+  subprocess.run([sys.executable, str(script), exported, str(tmp_path / "inputs.npz"),
+                  str(tmp_path / "outputs.npz")], check=True, cwd=str(tmp_path),
+                 env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  out = np.load(tmp_path / "outputs.npz")
+
+  assert not out["cgan_tf_loaded"]
+  assert sorted(out["signatures"]) == sorted(SIGNATURES + (export.METADATA,))
+  assert out["default_images"].dtype == np.uint8 and out["default_images"].shape == (5, 28, 28, 1)
+  assert list(out["default_png_heads"]) == [b"\x89PNG\r\n\x1a\n"] * 5
+  # The latent signature is the Keras generator, to the pixel, for the same noise and labels.
+  expected = keras_images(keras_generator, noise, labels)
+  assert out["latent"].dtype == np.uint8 and out["latent"].shape == expected.shape
+  np.testing.assert_array_equal(out["latent"], expected)
+  # The seeded signature: stateless noise from the seed, identical on every call.
+  np.testing.assert_array_equal(out["seeded_a"], out["seeded_b"])
+  seeded_noise = tf.random.stateless_normal([len(labels), 100], seed=seed).numpy()
+  np.testing.assert_array_equal(out["seeded_a"], keras_images(keras_generator, seeded_noise, labels))
+  assert not np.array_equal(out["seeded_a"], out["seeded_other_seed"])
+  metadata = json.loads(str(out["metadata_json"]))
+  assert metadata["training_step"] == STEPS and metadata["num_classes"] == 10
+  assert list(out["class_names"]) == [str(k) for k in range(10)]
+
+
+def test_png_bytes_decode_to_the_images(served):
+  for name, inputs in ((export.SERVING_DEFAULT, {}), (export.SERVING_SEEDED, {"seed": [5, 6]})):
+    outputs = served.signatures[name](label=tf.constant([1, 4, 4], tf.int32),
+                                      **{k: tf.constant(v, tf.int64) for k, v in inputs.items()})
+    images = outputs["images"].numpy()
+    pngs = outputs["images_png_bytes"].numpy()
+    assert len(pngs) == 3
+    for image, png in zip(images, pngs):
+      decoded = np.asarray(Image.open(io.BytesIO(png)))
+      np.testing.assert_array_equal(decoded, image[..., 0])
+
+
+def test_default_signature_draws_fresh_noise(served):
+  first = served.signatures[export.SERVING_DEFAULT](label=tf.constant([2, 2], tf.int32))["images"]
+  second = served.signatures[export.SERVING_DEFAULT](label=tf.constant([2, 2], tf.int32))["images"]
+  assert not np.array_equal(first.numpy(), second.numpy())
+
+
+def _labels(*values):
+  return tf.constant(values, tf.int32)
+
+
+BAD_REQUESTS = {
+    "label above the classes": (export.SERVING_DEFAULT, dict(label=_labels(3, 10)),
+                                ["label", "[0, 10)"]),
+    "negative label": (export.SERVING_LATENT, dict(label=_labels(-1), noise=tf.zeros([1, 100])),
+                       ["label", "[0, 10)"]),
+    "empty batch": (export.SERVING_DEFAULT, dict(label=tf.zeros([0], tf.int32)),
+                    ["label", "between 1 and 64"]),
+    "batch over the cap": (export.SERVING_SEEDED, dict(label=tf.zeros([65], tf.int32),
+                                                       seed=tf.constant([1, 2], tf.int64)),
+                           ["label", "between 1 and 64"]),
+    "seed of three": (export.SERVING_SEEDED, dict(label=_labels(1), seed=tf.constant([1, 2, 3], tf.int64)),
+                      ["seed must be two integers, shape [2]"]),
+    "noise of the wrong size": (export.SERVING_LATENT, dict(label=_labels(1), noise=tf.zeros([1, 99])),
+                                ["noise", "[batch, 100]"]),
+    "noise for another batch": (export.SERVING_LATENT, dict(label=_labels(1, 2), noise=tf.zeros([3, 100])),
+                                ["noise", "[batch, 100]"]),
+    "noise not finite": (export.SERVING_LATENT, dict(label=_labels(1), noise=tf.fill([1, 100], np.nan)),
+                         ["noise", "finite"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_REQUESTS))
+def test_bad_requests_fail_with_invalid_argument_naming_the_input(served, case):
+  signature, inputs, fragments = BAD_REQUESTS[case]
+  with pytest.raises(tf.errors.InvalidArgumentError) as error:
+    served.signatures[signature](**inputs)
+  for fragment in fragments:
+    assert fragment in error.value.message
+
+
+def test_an_existing_version_is_never_overwritten(trained_run, exported):
+  from cgan_tf import main  # Goes through the --mode=export dispatch, as the command line does.
+
+  pb_path = os.path.join(exported, "saved_model.pb")
+  with open(pb_path, "rb") as f:
+    original = f.read()
+  mtime = os.stat(pb_path).st_mtime_ns
+  with pytest.raises(ConfigError, match="--export_version: .* already exists"):
+    main.run(trained_run)
+  with pytest.raises(ConfigError, match="--export_version"):
+    main.run(trained_run.replace(export_version=STEPS))
+  with open(pb_path, "rb") as f:
+    assert f.read() == original
+  assert os.stat(pb_path).st_mtime_ns == mtime
+
+  model_dir = os.path.dirname(exported)
+  os.makedirs(os.path.join(model_dir, "2"))  # An older version: the next free number is above the newest.
+  written = main.run(trained_run.replace(export_next_free_version=True))
+  assert written == os.path.join(model_dir, str(STEPS + 1))
+  assert sorted(os.listdir(model_dir)) == ["2", str(STEPS), str(STEPS + 1)]
+  assert os.stat(pb_path).st_mtime_ns == mtime
+
+
+def test_unwritable_export_dir_fails_first_naming_the_flag(tmp_path):
+  blocker = tmp_path / "a_file"
+  blocker.write_text("not a directory")
+  # The run directory does not exist either: the export directory must be the first thing checked.
+  config = Config(mode="export", run_dir=str(tmp_path / "no_run"), export_dir=str(blocker / "models"))
+  with pytest.raises(ConfigError, match="^--export_dir: .* is not writable"):
+    export.export(config)
+
+
+@pytest.mark.parametrize("changes, flag", [
+    (dict(export_dir=""), "--export_dir"),
+    (dict(model_name="a/b"), "--model_name"),
+    (dict(model_name=""), "--model_name"),
+    (dict(export_version=-1), "--export_version"),
+    (dict(max_batch=0), "--max_batch"),
+])
+def test_export_flags_are_validated(changes, flag):
+  config = Config(mode="export", run_dir="/tmp/run", export_dir="/tmp/models").replace(**changes)
+  with pytest.raises(ConfigError, match=f"^{flag}:"):
+    config_lib.validate(config)
+
+
+def parse_saved_model_cli(text):
+  """{signature: {"inputs"|"outputs": {name: (dtype, shape)}}} from `saved_model_cli show --all`."""
+  parsed, signature, section = {}, None, None
+  for line in text.splitlines():
+    if match := re.match(r"signature_def\['(.+)'\]:", line):
+      signature = parsed.setdefault(match.group(1), {"inputs": {}, "outputs": {}})
+    elif "contains the following input(s)" in line:
+      section = "inputs"
+    elif "contains the following output(s)" in line:
+      section = "outputs"
+    elif match := re.match(r"\s+(inputs|outputs)\['(.+)'\] tensor_info:", line):
+      name = match.group(2)
+    elif match := re.match(r"\s+dtype: (\w+)", line):
+      dtype = match.group(1)
+    elif (match := re.match(r"\s+shape: (.+)", line)) and signature is not None:
+      signature[section][name] = (dtype, match.group(1))
+    elif line.startswith("Concrete Functions"):
+      break
+  return parsed
+
+
+def test_saved_model_cli_show_lists_the_documented_signatures(exported):
+  shown = subprocess.run(["saved_model_cli", "show", "--dir", exported, "--all"], check=True,
+                         capture_output=True, text=True).stdout
+  parsed = parse_saved_model_cli(shown)
+  outputs = {"images": ("DT_UINT8", "(-1, 28, 28, 1)"), "images_png_bytes": ("DT_STRING", "(-1)")}
+  label = {"label": ("DT_INT32", "(-1)")}
+  assert parsed[export.SERVING_DEFAULT] == {"inputs": label, "outputs": outputs}
+  assert parsed[export.SERVING_SEEDED] == {"inputs": {**label, "seed": ("DT_INT64", "(-1)")},
+                                           "outputs": outputs}
+  assert parsed[export.SERVING_LATENT] == {"inputs": {**label, "noise": ("DT_FLOAT", "(-1, -1)")},
+                                           "outputs": outputs}
+  assert parsed[export.METADATA]["inputs"] == {}
+  assert parsed[export.METADATA]["outputs"]["training_step"] == ("DT_INT64", "()")
+  assert parsed[export.METADATA]["outputs"]["class_names"] == ("DT_STRING", "(10)")
+
+
+def test_saved_model_cli_run_gives_the_seeded_images(exported, served, tmp_path):
+  subprocess.run(["saved_model_cli", "run", "--dir", exported, "--tag_set", "serve", "--signature_def",
+                  export.SERVING_SEEDED, "--input_exprs", "label=[1,8];seed=[3,4]", "--outdir",
+                  str(tmp_path)], check=True, capture_output=True)
+  expected = served.signatures[export.SERVING_SEEDED](label=_labels(1, 8),
+                                                      seed=tf.constant([3, 4], tf.int64))["images"]
+  np.testing.assert_array_equal(np.load(tmp_path / "images.npy"), expected.numpy())
+
+
+def serve_like_tf_serving(signature_fn, body):
+  """Answers a REST predict body the way TF Serving maps it onto a signature, or raises its error.
+
+  Row format: each input is the stack of that name over the instances (bare values when the signature
+  has one input). Columnar format: each input is the given tensor. Outputs ending in _bytes come back
+  base64-encoded as {"b64": ...}.
+  """
+  specs = signature_fn.structured_input_signature[1]
+  if "instances" in body:
+    rows = body["instances"]
+    if all(isinstance(row, dict) for row in rows):
+      values = {name: [row[name] for row in rows] for name in specs}
+    else:
+      assert len(specs) == 1
+      values = {next(iter(specs)): rows}
+  else:
+    values = body["inputs"]
+  assert set(values) == set(specs), "TF Serving requires every signature input"
+  outputs = signature_fn(**{name: tf.constant(np.asarray(value), specs[name].dtype)
+                            for name, value in values.items()})
+
+  def encode(name, value):
+    if name.endswith("_bytes"):
+      if isinstance(value, bytes):
+        return {"b64": base64.b64encode(value).decode()}
+      return [{"b64": base64.b64encode(v).decode()} for v in value]
+    return value.tolist()
+
+  outputs = {name: value.numpy() for name, value in outputs.items()}
+  if "instances" in body:
+    batch = len(next(iter(outputs.values())))
+    return {"predictions": [{name: encode(name, value[index]) for name, value in outputs.items()}
+                            for index in range(batch)]}
+  return {"outputs": {name: encode(name, value) for name, value in outputs.items()}}
+
+
+def test_client_request_formats_give_the_same_images(served, keras_generator):
+  labels = [6, 6, 1]
+  noise = serving_client.interpolation_noise(3, 100, seed=5)
+  expected = keras_images(keras_generator, noise, np.array(labels))
+  latent = served.signatures[export.SERVING_LATENT]
+  for request_format in serving_client.FORMATS:
+    body = serving_client.build_request(export.SERVING_LATENT, labels, request_format, noise=noise)
+    body = json.loads(json.dumps(body))  # Exactly what goes over the wire.
+    images, pngs = serving_client.decode_response(serve_like_tf_serving(latent, body))
+    np.testing.assert_array_equal(images, expected)
+    np.testing.assert_array_equal(np.stack([np.asarray(Image.open(io.BytesIO(p))) for p in pngs]),
+                                  expected[..., 0])
+  # serving_default in both formats: shapes only, its noise is fresh on every call.
+  for request_format in serving_client.FORMATS:
+    body = serving_client.build_request(export.SERVING_DEFAULT, labels, request_format)
+    images, pngs = serving_client.decode_response(
+        serve_like_tf_serving(served.signatures[export.SERVING_DEFAULT], body))
+    assert images.shape == (3, 28, 28, 1) and len(pngs) == 3
+  # The seeded signature: columnar only, since its seed is one tensor for the whole batch.
+  body = serving_client.build_request(export.SERVING_SEEDED, labels, "inputs", seed=[8, 9])
+  images, _ = serving_client.decode_response(
+      serve_like_tf_serving(served.signatures[export.SERVING_SEEDED], body))
+  seeded_noise = tf.random.stateless_normal([3, 100], seed=[8, 9]).numpy()
+  np.testing.assert_array_equal(images, keras_images(keras_generator, seeded_noise, np.array(labels)))
+  with pytest.raises(serving_client.ClientError, match="--format=inputs"):
+    serving_client.build_request(export.SERVING_SEEDED, labels, "instances", seed=[8, 9])
+
+
+@pytest.fixture
+def fake_tf_serving(served):
+  """A local HTTP server that answers TF Serving's REST predict API from the loaded SavedModel."""
+
+  class Handler(http.server.BaseHTTPRequestHandler):
+
+    def do_POST(self):  # pylint: disable=invalid-name
+      match = re.fullmatch(r"/v1/models/(\w+)(?:/versions/\d+)?:predict", self.path)
+      body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+      try:
+        assert match and match.group(1) == "fashion", self.path
+        answer, status = serve_like_tf_serving(served.signatures[body["signature_name"]], body), 200
+      except tf.errors.InvalidArgumentError as e:
+        answer, status = {"error": e.message}, 400
+      payload = json.dumps(answer).encode()
+      self.send_response(status)
+      self.send_header("Content-Type", "application/json")
+      self.send_header("Content-Length", str(len(payload)))
+      self.end_headers()
+      self.wfile.write(payload)
+
+    def log_message(self, *args):
+      pass
+
+  server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+  thread = threading.Thread(target=server.serve_forever, daemon=True)
+  thread.start()
+  yield server.server_address[1]
+  server.shutdown()
+  server.server_close()
+
+
+def test_client_writes_the_served_pngs(fake_tf_serving, served, tmp_path):
+  argv = ["--host=127.0.0.1", f"--port={fake_tf_serving}", "--model_name=fashion", "--label=5",
+          "--count=4", "--signature=serving_seeded", "--seed=2,3", "--format=inputs",
+          f"--output_dir={tmp_path}"]
+  paths = serving_client.main(argv)
+  expected = served.signatures[export.SERVING_SEEDED](label=tf.fill([4], 5),
+                                                      seed=tf.constant([2, 3], tf.int64))["images"]
+  assert [os.path.basename(p) for p in paths] == [f"class5_{i:04d}.png" for i in range(4)]
+  np.testing.assert_array_equal(np.stack([np.asarray(Image.open(p)) for p in paths]),
+                                expected.numpy()[..., 0])
+  # A bad request comes back as TF Serving's 400 {"error": ...}, which the client reports.
+  with pytest.raises(serving_client.ClientError, match=r"label values must be class indices in \[0, 10\)"):
+    serving_client.main(argv[:3] + ["--label=12", "--count=1", f"--output_dir={tmp_path}"])
+
+
+def test_keras_file_loads_in_safe_mode_and_matches(exported, keras_generator):
+  loaded = keras.models.load_model(os.path.join(exported, export.KERAS_FILE), safe_mode=True)
+  noise = np.random.default_rng(1).standard_normal((3, 100)).astype(np.float32)
+  labels = np.array([0, 4, 9], np.int32)
+  np.testing.assert_allclose(loaded.predict([noise, labels], verbose=0),
+                             keras_generator([noise, labels], training=False).numpy(), atol=1e-6)
+
+
+def test_tf1_session_loader_serves_and_validates_like_tf_serving(exported, served):
+  """TF Serving loads a SavedModel into a TF1 session and feeds tensors of any shape by name.
+
+  Python's session.run refuses a shape the placeholder does not allow, so each signature input is mapped
+  onto a placeholder of unknown shape: the graph then sees exactly what a TF Serving request feeds it.
+  """
+  expected = served.signatures[export.SERVING_SEEDED](label=_labels(2, 3),
+                                                      seed=tf.constant([4, 5], tf.int64))["images"]
+  with open(os.path.join(exported, "saved_model.pb"), "rb") as f:
+    signatures = saved_model_pb2.SavedModel.FromString(f.read()).meta_graphs[0].signature_def
+  with tf.Graph().as_default(), tf.compat.v1.Session() as session:
+    open_inputs = {info.name: tf.compat.v1.placeholder(tf.as_dtype(info.dtype), shape=None)
+                   for name in SIGNATURES for info in signatures[name].inputs.values()}
+    tf.compat.v1.saved_model.loader.load(session, ["serve"], exported, input_map=open_inputs)
+
+    def run(name, **feeds):
+      signature = signatures[name]
+      return session.run(signature.outputs["images"].name,
+                         {open_inputs[signature.inputs[key].name]: value for key, value in feeds.items()})
+
+    np.testing.assert_array_equal(run(export.SERVING_SEEDED, label=[2, 3], seed=[4, 5]), expected.numpy())
+    bad = [(export.SERVING_DEFAULT, dict(label=[11]), "label values must be class indices in [0, 10)"),
+           (export.SERVING_SEEDED, dict(label=[1], seed=[1, 2, 3]), "seed must be two integers"),
+           (export.SERVING_LATENT, dict(label=[1], noise=np.zeros((1, 7), np.float32)),
+            "noise must have shape [batch, 100]"),
+           (export.SERVING_SEEDED, dict(label=[1], seed=np.int64(5)), "seed must be two integers"),
+           (export.SERVING_LATENT, dict(label=[1], noise=np.zeros((1, 1, 100), np.float32)),
+            "noise must have shape [batch, 100]"),
+           (export.SERVING_DEFAULT, dict(label=np.zeros((2, 1), np.int32)), "label must be a vector")]
+    for name, feeds, message in bad:
+      with pytest.raises(tf.errors.InvalidArgumentError) as error:
+        run(name, **feeds)
+      assert message in error.value.message

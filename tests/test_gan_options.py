@@ -1,0 +1,149 @@
+"""The modern options inside the training step: EMA, D steps, spectral normalization, lazy R1, unconditional
+training end to end, and all of them together trained identically on one and two replicas."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from cgan_tf import config as config_lib
+from cgan_tf import export
+from cgan_tf import generate
+from cgan_tf import layers as cgan_layers
+from cgan_tf import networks
+from cgan_tf import train
+from cgan_tf.evaluation import report
+from test_distribute import assert_same_training, initial, run_in_process, weights
+from test_export import serve_like_tf_serving, serving_client
+
+pytestmark = pytest.mark.slow
+
+
+def initial_generator_weights(config):
+  keras.utils.set_random_seed(config.seed)  # as train() does right before building
+  generator, _ = networks.build_networks(train.resolve_training_config(config)[0])
+  return [w.numpy() for w in generator.weights]
+
+
+def test_ema_is_the_moving_average_and_is_what_samples_and_exports(smoke_config):
+  config = smoke_config(ema_decay=0.75, train_steps=1, checkpoint_every=1, sample_every=1)
+  before = initial_generator_weights(config)
+  model = train.train(config)
+  assert model.sampling_generator is model.ema_generator
+  for start, now, average in zip(before, model.generator.weights, model.ema_generator.weights):
+    if now.trainable:
+      np.testing.assert_allclose(average.numpy(), 0.75 * start + 0.25 * now.numpy(), rtol=1e-5, atol=1e-7)
+  assert any(not np.allclose(a.numpy(), b.numpy()) for a, b in zip(model.generator.weights,
+                                                                   model.ema_generator.weights))
+  saved = config_lib.load_saved(config.run_dir)  # The resolved configuration, as sample/export read it.
+  restored, _ = generate.load_generator(saved)
+  for loaded, average in zip(restored.weights, model.ema_generator.weights):
+    np.testing.assert_array_equal(loaded.numpy(), average.numpy())
+  assert generate.weights_name(saved).startswith("ema_generator")
+
+
+def test_d_steps_updates_the_discriminator_that_many_times_per_generator_update(smoke_config):
+  model = train.train(smoke_config(d_steps=3, train_steps=2, batch_size=16))
+  assert int(model.d_optimizer.iterations.numpy()) == 6
+  assert int(model.g_optimizer.iterations.numpy()) == 2
+  assert train.total_steps(smoke_config(d_steps=3, batch_size=16, train_steps=0, epochs=1), 256) == 256 // 48
+
+
+def test_spectral_norm_tracks_the_largest_singular_value_while_training(smoke_config):
+  model = train.train(smoke_config(spectral_norm=True, d_conditioning="projection", train_steps=12,
+                                   checkpoint_every=12, sample_every=12, log_every=12, d_dropout=0.0))
+  layers = [layer for layer in model.spectral_layers if isinstance(layer, cgan_layers.SpectralNormMixin)]
+  assert len(layers) >= 3
+  for layer in layers:
+    kernel = layer.kernel.numpy()
+    matrix = kernel.reshape(-1, kernel.shape[-1])
+    true_sigma = np.linalg.svd(matrix, compute_uv=False)[0]
+    u, v = (t.numpy() for t in layer._singular_vectors(layer.kernel))
+    estimate = float(v @ matrix @ u)
+    # Twelve power iterations from a random start, tracking a kernel that moves: a few percent.
+    assert estimate == pytest.approx(true_sigma, rel=0.05), layer.name
+
+
+def test_lazy_r1_applies_every_n_steps_with_n_times_the_weight(smoke_config):
+  # No dropout: the critic must be the same function in every call.
+  config, _ = train.resolve_training_config(smoke_config(r1_gamma=2.0, r1_every=4, d_dropout=0.0))
+  model = train.build_gan(config, "float32", "off")
+  real = tf.random.normal([4, 28, 28, 1], seed=3)
+  labels = tf.constant([0, 1, 2, 3])
+  fake = tf.random.normal([4, 28, 28, 1], seed=4)
+  on, logged = model._penalties(real, labels, fake, tf.constant(8, tf.int64), 0, 0)
+  off, _ = model._penalties(real, labels, fake, tf.constant(9, tf.int64), 0, 0)
+  from cgan_tf import penalties
+  r1 = penalties.r1_penalty(lambda x: model.discriminate(x, labels, True), real).numpy()
+  np.testing.assert_allclose(on.numpy(), 0.5 * 2.0 * 4 * r1, rtol=1e-4)
+  np.testing.assert_allclose(logged["r1_penalty"].numpy(), r1.mean(), rtol=1e-4)
+  assert np.all(off.numpy() == 0)
+
+
+def test_unconditional_run_trains_samples_exports_and_measures(smoke_config, tmp_path):
+  config = smoke_config(unconditional=True, train_steps=2)
+  model = train.train(config)
+  assert len(model.generator.inputs) == 1 and len(model.discriminator.inputs) == 1
+  assert json.load(open(os.path.join(config.run_dir, "config.json")))["num_classes"] == 0
+  paths = generate.sample(config.replace(mode="sample", label=-1, num_images=4, output_dir=str(tmp_path / "s")))
+  assert len(paths) == 5 and all(os.path.exists(p) for p in paths)
+
+  version = export.export(config.replace(mode="export", export_dir=str(tmp_path / "models"), model_name="u"))
+  loaded = tf.saved_model.load(version)
+  default = loaded.signatures["serving_default"]
+  assert set(default.structured_input_signature[1]) == {"count"}
+  assert set(loaded.signatures["serving_latent"].structured_input_signature[1]) == {"noise"}
+  images = default(count=tf.constant(3))["images"]
+  assert images.shape == (3, 28, 28, 1) and images.dtype == tf.uint8
+  seeded = loaded.signatures["serving_seeded"]
+  first = seeded(count=tf.constant(2), seed=tf.constant([1, 2], tf.int64))["images"].numpy()
+  np.testing.assert_array_equal(first, seeded(count=tf.constant(2), seed=tf.constant([1, 2], tf.int64))["images"])
+  for bad in (0, 5000):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="count must be between 1 and"):
+      default(count=tf.constant(bad))
+  metadata = json.loads(loaded.signatures["metadata"]()["metadata_json"].numpy())
+  assert metadata["conditional"] is False and metadata["num_classes"] == 0
+  # tools/serving_client.py's unconditional requests, mapped onto the signatures as TF Serving does.
+  for signature, body in (
+      ("serving_default", serving_client.build_request("serving_default", None, "inputs", count=4)),
+      ("serving_seeded", serving_client.build_request("serving_seeded", None, "inputs", seed=[3, 4], count=4)),
+      ("serving_latent", serving_client.build_request("serving_latent", None, "instances",
+                                                      noise=np.zeros([4, config.latent_dim])))):
+    body = json.loads(json.dumps(body))
+    served_images, pngs = serving_client.decode_response(serve_like_tf_serving(loaded.signatures[signature], body))
+    assert served_images.shape == (4, 28, 28, 1) and len(pngs) == 4, signature
+
+  figures = report.evaluate(config.replace(mode="eval", eval_samples=40, eval_source=version,
+                                           eval_report=str(tmp_path / "report.json"), cas_epochs=1,
+                                           evaluator_dir=str(tmp_path / "evaluators"), evaluator_epochs=1))
+  assert set(figures["metrics"]) == {"frechet", "kid"}
+  assert figures["generated"]["frechet_distance"] > 0 and "conditional_accuracy" not in figures["generated"]
+
+
+MODERN = dict(g_conditioning="cbn", d_conditioning="projection", spectral_norm=True, loss="hinge",
+              diffaugment="color,translation,cutout", gp_weight=1.0, r1_gamma=1.0, r1_every=2, d_steps=2,
+              ema_decay=0.5)
+
+
+def test_all_modern_options_train_identically_on_one_and_two_replicas(smoke_config, tmp_path):
+  """float64, as the invariance tests of tests/test_distribute.py: conditional batch norm (synchronized over
+  the replicas), DiffAugment parameters, penalties, spectral normalization, D steps and the EMA must all
+  be computed per global batch, not per replica."""
+  from test_distribute import INVARIANCE
+  base = dict(INVARIANCE, **MODERN, train_steps=3, checkpoint_every=3, sample_every=3, log_every=3, seed=5,
+              verbose=0)
+  dumps = {replicas: run_in_process(smoke_config(
+      run_dir=str(tmp_path / f"r{replicas}"), num_cpu_devices=replicas,
+      strategy="mirrored" if replicas > 1 else "one_device", **base)) for replicas in (1, 2)}
+  one, two = dumps[1], dumps[2]
+  assert list(one["iterations"]) == list(two["iterations"]) == [6, 3]
+  assert_same_training(weights(one), weights(two), initial(one))
+  # The moving average, batch-norm statistics and spectral-norm vectors: they inherit the weights' float64
+  # noise (up to ~3e-9 here); a replica computing them from its own slice alone would be off by ~1e-3.
+  for key in one:
+    if key.startswith(("ema", "dstate", "gstate")):
+      np.testing.assert_allclose(two[key], one[key], rtol=0, atol=1e-7, err_msg=key)
+  assert any(key.startswith("gstate") for key in one) and any(key.startswith("dstate") for key in one)

@@ -1,0 +1,455 @@
+"""Benchmarks of cgan_tf and of the source material's loop (issues 3 and 7): figures, not tests.
+
+Every measurement that trains runs in a fresh child process, so no run inherits another's traced
+functions, thread pools or memory; repeated measurements alternate between the things compared, so a
+drift in the machine's speed touches all alike, and the median is reported. Each subcommand prints a
+Markdown section with the machine, the TensorFlow version and the exact command, ready for BENCHMARKS.md.
+
+  python tools/benchmark.py                      # issue 3: precision / XLA / replica variants (= variants)
+  python tools/benchmark.py throughput           # real images/s and G updates/s: cgan_tf vs the baseline
+  python tools/benchmark.py time_to_quality --flagfile=configs/fmnist_cpu.cfg --budget_minutes=120
+  python tools/benchmark.py efficiency           # step FLOPs / step time vs this machine's matmul rate
+  python tools/benchmark.py pipeline             # tf.data alone vs what training consumes
+  python tools/benchmark.py memory               # peak resident memory of the preset's training process
+  python tools/benchmark.py scaling              # step time vs batch size and vs image size
+  python tools/benchmark.py <subcommand> --quick # a smoke test of the subcommand (minutes, not figures)
+
+The baseline is tools/baseline_source_cgan.py (the source's Fashion-MNIST loop, fixed for Keras 3).
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Before TensorFlow is imported, here or in a child.
+
+from benchmarks import common
+from benchmarks.common import markdown_table, median, print_header, run_child
+from benchmarks import flops as flops_lib
+
+# The source's recipe in cgan_tf (cdcgan, batch 128, Adam 2e-4/0.5): the baseline's identical architecture.
+REFERENCE_FLAGFILES = ("configs/fmnist_reference.cfg", "configs/fmnist.cfg")
+# The Fashion-MNIST preset users run, and the fast CPU preset time to quality is about.
+PRESET_FLAGFILES = ("configs/fmnist.cfg", "configs/fmnist_reference.cfg")
+FAST_FLAGFILES = ("configs/fmnist_cpu.cfg",) + PRESET_FLAGFILES
+SUBCOMMANDS = ("variants", "throughput", "time_to_quality", "efficiency", "pipeline", "memory", "scaling")
+
+VARIANTS = {
+    "f32_1": dict(precision="float32", xla="off", num_cpu_devices=1, strategy="one_device"),
+    "mixed16_1": dict(precision="mixed_float16", xla="off", num_cpu_devices=1, strategy="one_device"),
+    "xla_1": dict(precision="float32", xla="on", num_cpu_devices=1, strategy="one_device"),
+    "f32_2": dict(precision="float32", xla="off", num_cpu_devices=2, strategy="mirrored"),
+    "xla_2": dict(precision="float32", xla="on", num_cpu_devices=2, strategy="mirrored"),
+}
+
+
+def resolve(args, full: dict, quick: dict) -> None:
+  """Fills every option left unset: from `quick` under --quick, else from `full`."""
+  for name, value in full.items():
+    if getattr(args, name) is None:
+      setattr(args, name, quick.get(name, value) if args.quick else value)
+
+
+def first_existing(paths) -> str:
+  """The first of `paths` (relative to the repository root) that exists, else the first."""
+  return next((path for path in paths if os.path.isfile(os.path.join(common.REPO_ROOT, path))), paths[0])
+
+
+def flagfile_path(path: str) -> str:
+  """An absolute flagfile path (children run in the repository root); exits if it does not exist."""
+  absolute = os.path.abspath(path)
+  if not os.path.isfile(absolute) and os.path.isfile(os.path.join(common.REPO_ROOT, path)):
+    absolute = os.path.join(common.REPO_ROOT, path)
+  if not os.path.isfile(absolute):
+    sys.exit(f"--flagfile: {path} does not exist")
+  return absolute
+
+
+def cgan_spec(flagfile: str, steps: int, warmup: int, flags=(), **extra) -> dict:
+  return dict(flagfile=flagfile, flags=list(flags), steps=steps, warmup=warmup, **extra)
+
+
+def fmt(value: float, digits: int = 2) -> str:
+  return f"{value:,.{digits}f}"
+
+
+# --- variants (issue 3) --------------------------------------------------------------------------
+
+
+def variants(args) -> None:
+  """Steps/s of cgan_tf's Fashion-MNIST cdcgan under precision, XLA and replica variants."""
+  resolve(args, dict(steps=60, warmup=10, repeats=3), dict(steps=6, warmup=2, repeats=1))
+  names = args.variants.split(",")
+  unknown = sorted(set(names) - set(VARIANTS))
+  if unknown:
+    sys.exit(f"--variants: unknown {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
+  results = {name: [] for name in names}
+  for _ in range(args.repeats):
+    for name in names:
+      fields = dict(batch_size=args.batch_size, steps_per_execution=args.steps_per_execution, **VARIANTS[name])
+      results[name].append(run_child("cgan_steps", dict(fields=fields, steps=args.steps, warmup=args.warmup)))
+  print_header("Precision, XLA and replicas (issue 3)", [
+      f"Fashion-MNIST, cdcgan, global batch {args.batch_size}, steps {args.warmup}..{args.steps} timed "
+      f"(checkpoints, grids and summaries off), median of {args.repeats}."])
+  base = median([r["steps_per_second"] for r in results["f32_1"]]) if "f32_1" in results else None
+  rows = []
+  for name in names:
+    rate = median([r["steps_per_second"] for r in results[name]])
+    settings = ", ".join(f"{k}={v}" for k, v in VARIANTS[name].items())
+    rows.append([name, settings, fmt(rate), f"{rate * args.batch_size:.0f}",
+                 f"{rate / base:.2f}x" if base else "-"])
+  print(markdown_table(["variant", "settings", "steps/s", "images/s", "vs f32_1"], rows, "llrrr"))
+
+
+# --- throughput ----------------------------------------------------------------------------------
+
+
+def throughput(args) -> None:
+  """Real images/s and G updates/s, cgan_tf vs the baseline, alternating fresh processes."""
+  resolve(args, dict(repeats=5, steps=60, warmup=10, baseline_steps=30, baseline_warmup=5),
+          dict(repeats=2, steps=8, warmup=3, baseline_steps=4, baseline_warmup=2))
+  flagfile = flagfile_path(args.flagfile)
+  runs = {"cgan_tf": [], "baseline": []}
+  for _ in range(args.repeats):
+    runs["cgan_tf"].append(run_child("cgan_steps", cgan_spec(flagfile, args.steps, args.warmup)))
+    runs["baseline"].append(run_child("baseline_steps", dict(steps=args.baseline_steps,
+                                                             warmup=args.baseline_warmup)))
+  cgan_batch = runs["cgan_tf"][0]["examples_per_step"]
+  settings = runs["cgan_tf"][0]["settings"]
+  from benchmarks.children import SOURCE_RECIPE  # Light: imports no TensorFlow.
+  differences = {name: value for name, value in settings.items() if value != SOURCE_RECIPE[name]}
+  print_header("Throughput at identical architecture", [
+      f"cgan_tf settings: {', '.join(f'{k}={v}' for k, v in settings.items())}: "
+      + (f"**differ from the source's recipe in {', '.join(differences)}**" if differences
+         else "the source's recipe (identical networks, optimizer and batch)."),
+      f"cgan_tf: `{os.path.relpath(flagfile)}` through `cgan_tf.train.train`, steps {args.warmup}..{args.steps} "
+      f"timed by a Keras callback (checkpoints, grids and summaries off). One step = one D update on "
+      f"{cgan_batch} real and {cgan_batch} fake images, then one G update on {cgan_batch}.",
+      f"Baseline: tools/baseline_source_cgan.py (the source's loop, Keras 3 fix only), "
+      f"{args.baseline_warmup} warm-up steps, then {args.baseline_steps} timed. One step = D.train_on_batch "
+      f"on 64 real, G.predict + D.train_on_batch on 64 fakes, gan.train_on_batch on 128.",
+      f"So a cgan_tf step consumes {cgan_batch} real images and the baseline's 64; both make one G update "
+      f"per step. Runs alternate cgan_tf, baseline, ... in fresh processes; median of {args.repeats} each."])
+  medians = {name: {key: median([r[key] for r in results]) for key in
+                    ("steps_per_second", "images_per_second", "g_updates_per_second")}
+             for name, results in runs.items()}
+  rows = []
+  for name, label in (("cgan_tf", "cgan_tf"), ("baseline", "baseline (source loop)")):
+    m = medians[name]
+    rows.append([label, runs[name][0]["examples_per_step"], fmt(m["steps_per_second"]),
+                 f"{1000 / m['steps_per_second']:.0f}", fmt(m["images_per_second"], 0),
+                 fmt(m["g_updates_per_second"]),
+                 ", ".join(f"{r['images_per_second']:.0f}" for r in runs[name])])
+  ratio = {key: medians["cgan_tf"][key] / medians["baseline"][key]
+           for key in ("images_per_second", "g_updates_per_second")}
+  rows.append(["**cgan_tf / baseline**", "", "", "", f"**{ratio['images_per_second']:.2f}x**",
+               f"**{ratio['g_updates_per_second']:.2f}x**", ""])
+  print(markdown_table(["implementation", "real images/step", "steps/s", "ms/step", "real images/s",
+                        "G updates/s", "each run's real images/s"], rows, "lrrrrrl"))
+
+
+# --- time to quality -----------------------------------------------------------------------------
+
+
+def time_to_quality(args) -> None:
+  """Training seconds until conditional accuracy >= the threshold: the baseline and each flagfile."""
+  resolve(args, dict(eval_every=500, per_class=1000, budget_minutes=120.0),
+          dict(eval_every=5, per_class=10, budget_minutes=0.5))
+  if args.baseline_eval_every is None:
+    args.baseline_eval_every = args.eval_every
+  flagfiles = args.flagfile or [first_existing(FAST_FLAGFILES)]
+  flagfiles = [flagfile_path(path) for path in flagfiles]
+  budget_seconds = args.budget_minutes * 60.0
+  common_spec = dict(threshold=args.threshold, per_class=args.per_class, budget_seconds=budget_seconds,
+                     jsonl=os.path.abspath(args.jsonl), eval_seed=args.eval_seed)
+  runs = [("tta_cgan", dict(common_spec, name=f"cgan_tf {os.path.relpath(path)}", flagfile=path,
+                            eval_every=args.eval_every)) for path in flagfiles]
+  if not args.no_baseline:
+    runs.append(("tta_baseline", dict(common_spec, name="baseline (source loop)",
+                                      eval_every=args.baseline_eval_every)))
+  results = []
+  for kind, spec in runs:
+    print(f"running {spec['name']} (checks every {spec['eval_every']} steps; JSONL: {args.jsonl})",
+          file=sys.stderr, flush=True)
+    results.append(run_child(kind, spec, show_progress=True))
+  print_header("Time to quality", [
+      f"Training seconds until the conditional accuracy of {args.per_class} generated images per class "
+      f"(the project's evaluator, `cgan_tf.evaluation.evaluator.load_evaluator`) reaches {args.threshold}, "
+      f"checked every {args.eval_every} steps (baseline: every {args.baseline_eval_every} of its steps) "
+      f"with the same seeded noise each time. The clock runs from the first step (tracing included) and "
+      f"stops during each check; start-up, data loading and the evaluator's loading are not counted. "
+      f"Budget: {args.budget_minutes:g} training minutes per run. cgan_tf presets keep their own "
+      f"checkpoints, grids and summaries (they are part of what a preset costs). Each check is a line of "
+      f"`{args.jsonl}`."])
+  rows = []
+  for (kind, spec), result in zip(runs, results):
+    if result["reached"]:
+      outcome = f"{result['seconds']:.0f} s"
+    else:
+      outcome = (f"not reached within budget (best accuracy {result['best_accuracy']:.3f} at "
+                 f"{result['best_seconds']:.0f} s)")
+    rows.append([spec["name"], outcome, result["step"] if result["reached"] else "-",
+                 f"{result['accuracy']:.3f}" if result["reached"] else "-",
+                 f"{result['best_accuracy']:.3f} (step {result['best_step']})", result["checks"],
+                 f"{result['trained_seconds']:.0f}", f"{result['eval_seconds']:.0f}"])
+  print(markdown_table(["run", f"time to accuracy >= {args.threshold}", "at step", "accuracy then",
+                        "best accuracy", "checks", "training s", "evaluation s (off the clock)"], rows,
+                       "llrrrrrr"))
+  baseline = results[-1] if not args.no_baseline else None
+  if baseline:
+    for (kind, spec), result in zip(runs[:-1], results[:-1]):
+      if not result["reached"]:
+        continue
+      if baseline["reached"]:
+        print(f"\n{spec['name']}: the baseline took {baseline['seconds'] / result['seconds']:.1f}x as long "
+              f"({baseline['seconds']:.0f} s vs {result['seconds']:.0f} s).")
+      else:
+        print(f"\n{spec['name']}: the baseline takes more than {baseline['trained_seconds'] / result['seconds']:.1f}x "
+              f"as long (it did not reach it in {baseline['trained_seconds']:.0f} s; this run took "
+              f"{result['seconds']:.0f} s).")
+
+
+# --- efficiency ----------------------------------------------------------------------------------
+
+
+def efficiency(args) -> None:
+  """Step FLOPs over step time, as a fraction of this machine's dense float32 matmul rate."""
+  resolve(args, dict(steps=40, warmup=10, repeats=3, matmul_sizes="2048,4096", matmul_repeats=5),
+          dict(steps=6, warmup=2, repeats=1, matmul_sizes="1024,2048", matmul_repeats=3))
+  flagfile = flagfile_path(args.flagfile)
+  sizes = [int(size) for size in args.matmul_sizes.split(",")]
+  steps, matmuls = [], []
+  for repeat in range(args.repeats):
+    matmuls.append(run_child("matmul", dict(sizes=sizes, repeats=args.matmul_repeats)))
+    steps.append(run_child("cgan_steps", cgan_spec(flagfile, args.steps, args.warmup, count_flops=True,
+                                                   profile=not args.no_profile and repeat == 0)))
+  first = steps[0]
+  step_seconds = median([r["step_seconds"] for r in steps])
+  rates = {size: median([m["rates"][str(size)] for m in matmuls]) for size in sizes}
+  best_size = max(rates, key=rates.get)
+  achieved = first["step_flops"] / step_seconds
+  notes = [f"cgan_tf `{os.path.relpath(flagfile)}` ({first['network']}, batch {first['batch_size']}, "
+           f"{first['update_scheme']} updates, image {first['image_shape']}), steps {args.warmup}..{args.steps} "
+           f"timed, median of {args.repeats} fresh processes, alternating with the matmul measurement "
+           f"(`tf.linalg.matmul` of float32 [n, n] x [n, n], 2n^3 FLOPs, best of {args.matmul_repeats} "
+           f"per process, median over processes).", f"Counting rule: {flops_lib.COUNTING_RULE}"]
+  if "profiled_flops" in first:
+    notes += [f"Cross-check: TF's profiler (`tf.compat.v1.profiler`, float_operation) over the traced "
+              f"`train_step` graph counts {first['profiled_flops'] / 1e9:.2f} GFLOP per step (it also counts "
+              f"elementwise ops), {first['profiled_flops'] / first['step_flops']:.3f}x the layer count."]
+  elif "profiled_flops_error" in first:
+    notes += [f"Profiler cross-check unavailable: {first['profiled_flops_error']}"]
+  if first.get("uncounted_layers"):
+    notes += [f"Not counted (no rule for their type): {', '.join(first['uncounted_layers'])}."]
+  if first.get("penalties"):
+    notes += [f"Gradient penalties are on ({first['penalties']}) and not counted: the figure is low."]
+  print_header("Hardware efficiency", notes)
+  rows = [[f"{first['step_flops'] / 1e9:.2f}", f"{step_seconds * 1000:.0f}", f"{achieved / 1e9:.1f}",
+           f"{rates[best_size] / 1e9:.1f} (n={best_size})", f"**{achieved / rates[best_size]:.0%}**"]]
+  print(markdown_table(["GFLOP per step (layer count)", "ms per step", "achieved GFLOP/s",
+                        "matmul GFLOP/s", "fraction of matmul rate"], rows))
+  print("\n" + markdown_table(["matmul n", "GFLOP/s (median of best-of-each)"],
+                              [[size, f"{rate / 1e9:.1f}"] for size, rate in rates.items()]))
+
+
+# --- pipeline ------------------------------------------------------------------------------------
+
+
+def pipeline(args) -> None:
+  """Images/s of the tf.data training pipeline alone against the images/s training consumes."""
+  resolve(args, dict(batches=200, warmup=20, steps=40, train_warmup=10, repeats=3),
+          dict(batches=20, warmup=5, steps=6, train_warmup=2, repeats=1))
+  flagfile = flagfile_path(args.flagfile)
+  pipelines, trainings = [], []
+  for _ in range(args.repeats):
+    pipelines.append(run_child("pipeline", dict(flagfile=flagfile, batches=args.batches, warmup=args.warmup)))
+    trainings.append(run_child("cgan_steps", cgan_spec(flagfile, args.steps, args.train_warmup)))
+  supplied = median([r["images_per_second"] for r in pipelines])
+  consumed = median([r["images_per_second"] for r in trainings])
+  print_header("Input pipeline", [
+      f"`cgan_tf.data.train_dataset` for `{os.path.relpath(flagfile)}` (batch {pipelines[0]['batch_size']}), "
+      f"iterated alone from Python: {args.warmup} batches of warm-up, then {args.batches} timed. Training: "
+      f"the same preset's steps {args.train_warmup}..{args.steps}. Median of {args.repeats} fresh processes "
+      f"each, alternating."])
+  print(markdown_table(["pipeline alone, images/s", "training consumes, images/s", "pipeline / training"],
+                       [[fmt(supplied, 0), fmt(consumed, 0), f"**{supplied / consumed:.1f}x**"]]))
+
+
+# --- memory --------------------------------------------------------------------------------------
+
+
+def memory(args) -> None:
+  """Peak resident memory of the preset's training process (and the baseline's) over a fixed step count."""
+  resolve(args, dict(steps=200), dict(steps=10))
+  flagfile = flagfile_path(args.flagfile)
+  warmup = min(5, args.steps - 1)
+  rows = []
+  cgan = run_child("cgan_steps", cgan_spec(flagfile, args.steps, warmup, keep_bookkeeping=True))
+  rows.append([f"cgan_tf `{os.path.relpath(flagfile)}`", args.steps, fmt(cgan["ru_maxrss_mib"], 0),
+               fmt(cgan.get("vm_hwm_mib", float("nan")), 0)])
+  if not args.no_baseline:
+    base = run_child("baseline_steps", dict(steps=args.steps - warmup, warmup=warmup))
+    rows.append(["baseline (source loop)", args.steps, fmt(base["ru_maxrss_mib"], 0),
+                 fmt(base.get("vm_hwm_mib", float("nan")), 0)])
+  print_header("Memory", [
+      "Peak resident memory of a fresh training process, read by the process itself at the end "
+      "(`getrusage(RUSAGE_SELF).ru_maxrss` and `VmHWM` of /proc/self/status). The preset runs with its own "
+      "checkpoint, grid and summary settings; both hold the 60,000 training images in memory (cgan_tf as "
+      "uint8, the source as float32)."])
+  print(markdown_table(["process", "steps", "ru_maxrss MiB", "VmHWM MiB"], rows))
+
+
+# --- scaling -------------------------------------------------------------------------------------
+
+
+def write_synthetic_npz(path: str, size: int, count: int, num_classes: int = 10, seed: int = 0) -> str:
+  """A synthetic labelled set for --data_source=npz: noise with a bright class-specific square."""
+  import numpy as np
+
+  rng = np.random.default_rng(seed)
+  labels = (np.arange(count) % num_classes).astype(np.int32)
+  images = rng.integers(0, 40, size=(count, size, size), dtype=np.uint8)
+  square = max(2, size // 7)
+  for label in range(num_classes):
+    row, col = divmod(label, 4)
+    images[labels == label, row * square:(row + 1) * square, col * square:(col + 1) * square] = 255
+  np.savez(path, images=images, labels=labels)
+  return path
+
+
+def scaling(args) -> None:
+  """Step time of cdcgan against batch size (Fashion-MNIST) and image size (synthetic data)."""
+  resolve(args, dict(batch_sizes="32,64,128,256,512", image_sizes="28,32,64", image_batch=128, steps=25,
+                     warmup=5, synthetic_count=4096),
+          dict(batch_sizes="32,64", image_sizes="28,32", image_batch=32, steps=4, warmup=2,
+               synthetic_count=512))
+  flagfile = flagfile_path(args.flagfile)
+  spec = dict(steps=args.steps, warmup=args.warmup, count_flops=True)
+  by_batch = []
+  for batch_size in [int(b) for b in args.batch_sizes.split(",")]:
+    by_batch.append(run_child("cgan_steps", cgan_spec(flagfile, flags=["--network=cdcgan",
+                                                                       f"--batch_size={batch_size}"], **spec)))
+  by_size = []
+  with tempfile.TemporaryDirectory() as directory:
+    for size in [int(s) for s in args.image_sizes.split(",")]:
+      path = write_synthetic_npz(os.path.join(directory, f"synthetic_{size}.npz"), size, args.synthetic_count)
+      flags = ["--network=cdcgan", "--data_source=npz", f"--data_dir={path}", "--dataset=synthetic",
+               "--image_size=0", f"--batch_size={args.image_batch}"]
+      by_size.append(run_child("cgan_steps", cgan_spec(flagfile, flags=flags, **spec)))
+  print_header("Scaling of cost", [
+      f"cdcgan from `{os.path.relpath(flagfile)}`; each row a fresh process, steps {args.warmup}..{args.steps} "
+      f"timed (checkpoints, grids and summaries off). Batch sizes on Fashion-MNIST; image sizes on a synthetic "
+      f"{args.synthetic_count}-image .npz (--data_source=npz) at batch {args.image_batch}, where the network "
+      f"adds a stride-2 stage per doubling (28: 2 stages from 7x7, 32: 3 from 4x4, 64: 4 from 4x4). "
+      f"GFLOP per step by the layer count of the efficiency figure."])
+
+  def row(first, result):
+    flops = result["step_flops"]
+    return [first, f"{result['step_seconds'] * 1000:.0f}", fmt(result["images_per_second"], 0),
+            f"{result['step_seconds'] * 1e6 / result['examples_per_step']:.0f}", f"{flops / 1e9:.2f}",
+            f"{flops / result['step_seconds'] / 1e9:.1f}"]
+
+  headers = ["ms/step", "images/s", "µs per image", "GFLOP/step", "GFLOP/s"]
+  print(markdown_table(["batch"] + headers, [row(r["batch_size"], r) for r in by_batch]))
+  print()
+  print(markdown_table(["image size"] + headers,
+                       [row("x".join(str(d) for d in r["image_shape"]), r) for r in by_size]))
+
+
+# --- command line --------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  subparsers = parser.add_subparsers(dest="subcommand")
+
+  def add(name, function, help_text, flagfiles=REFERENCE_FLAGFILES):
+    sub = subparsers.add_parser(name, help=help_text, description=function.__doc__)
+    sub.set_defaults(function=function)
+    sub.add_argument("--quick", action="store_true", help="tiny settings: checks that the subcommand works")
+    if flagfiles:
+      sub.add_argument("--flagfile", default=first_existing(flagfiles),
+                       help=f"the cgan_tf preset to measure (default: the first that exists of "
+                            f"{', '.join(flagfiles)})")
+    return sub
+
+  sub = add("variants", variants, "issue 3: float32 / mixed precision / XLA / 1 vs 2 replicas", flagfiles=())
+  sub.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated: " + ", ".join(VARIANTS))
+  sub.add_argument("--batch_size", type=int, default=128, help="global batch (the fmnist preset's)")
+  sub.add_argument("--steps", type=int, help="steps per run, warm-up included (default 60)")
+  sub.add_argument("--warmup", type=int, help="untimed first steps (default 10)")
+  sub.add_argument("--steps_per_execution", type=int, default=1)
+  sub.add_argument("--repeats", type=int, help="runs of each variant, alternating (default 3)")
+
+  sub = add("throughput", throughput, "real images/s and G updates/s: cgan_tf vs the baseline")
+  sub.add_argument("--repeats", type=int, help="runs of each, alternating (default 5)")
+  sub.add_argument("--steps", type=int, help="cgan_tf: steps per run, warm-up included (default 60)")
+  sub.add_argument("--warmup", type=int, help="cgan_tf: untimed first steps (default 10)")
+  sub.add_argument("--baseline_steps", type=int, help="baseline: timed steps per run (default 30)")
+  sub.add_argument("--baseline_warmup", type=int, help="baseline: untimed steps before them (default 5)")
+
+  sub = add("time_to_quality", time_to_quality, "training time until conditional accuracy >= a threshold",
+            flagfiles=())
+  sub.add_argument("--flagfile", action="append",
+                   help=f"a cgan_tf preset to run (repeatable; default: the first that exists of "
+                        f"{', '.join(FAST_FLAGFILES)})")
+  sub.add_argument("--no_baseline", action="store_true", help="skip the source loop")
+  sub.add_argument("--threshold", type=float, default=0.80, help="conditional accuracy to reach")
+  sub.add_argument("--eval_every", type=int, help="cgan_tf steps between checks (default 500)")
+  sub.add_argument("--baseline_eval_every", type=int, help="baseline steps between checks (default: --eval_every)")
+  sub.add_argument("--per_class", type=int, help="generated images per class per check (default 1000)")
+  sub.add_argument("--budget_minutes", type=float, help="training minutes per run before giving up (default 120)")
+  sub.add_argument("--jsonl", default=os.path.join("runs", "benchmarks", "time_to_quality.jsonl"),
+                   help="every check is appended here: run, step, train_seconds, accuracy, per_class")
+  sub.add_argument("--eval_seed", type=int, default=0, help="seed of the evaluation noise")
+
+  sub = add("efficiency", efficiency, "step FLOPs / step time as a fraction of the matmul rate")
+  sub.add_argument("--steps", type=int, help="steps per run, warm-up included (default 40)")
+  sub.add_argument("--warmup", type=int, help="untimed first steps (default 10)")
+  sub.add_argument("--repeats", type=int, help="fresh processes of each measurement (default 3)")
+  sub.add_argument("--matmul_sizes", help="comma-separated n of the [n, n] matmuls (default 2048,4096)")
+  sub.add_argument("--matmul_repeats", type=int, help="matmuls per size per process, best taken (default 5)")
+  sub.add_argument("--no_profile", action="store_true", help="skip the TF profiler cross-check")
+
+  sub = add("pipeline", pipeline, "the tf.data pipeline alone vs what training consumes")
+  sub.add_argument("--batches", type=int, help="timed batches (default 200)")
+  sub.add_argument("--warmup", type=int, help="untimed batches first (default 20)")
+  sub.add_argument("--steps", type=int, help="training steps, warm-up included (default 40)")
+  sub.add_argument("--train_warmup", type=int, help="untimed training steps (default 10)")
+  sub.add_argument("--repeats", type=int, help="fresh processes of each (default 3)")
+
+  sub = add("memory", memory, "peak resident memory of the preset's training process", PRESET_FLAGFILES)
+  sub.add_argument("--steps", type=int, help="training steps (default 200)")
+  sub.add_argument("--no_baseline", action="store_true", help="skip the source loop")
+
+  sub = add("scaling", scaling, "step time vs batch size and vs image size (cdcgan)")
+  sub.add_argument("--batch_sizes", help="comma-separated (default 32,64,128,256,512)")
+  sub.add_argument("--image_sizes", help="comma-separated (default 28,32,64)")
+  sub.add_argument("--image_batch", type=int, help="batch of the image-size rows (default 128)")
+  sub.add_argument("--steps", type=int, help="steps per run, warm-up included (default 25)")
+  sub.add_argument("--warmup", type=int, help="untimed first steps (default 5)")
+  sub.add_argument("--synthetic_count", type=int, help="images in each synthetic .npz (default 4096)")
+  return parser
+
+
+def main(argv=None) -> None:
+  argv = sys.argv[1:] if argv is None else argv
+  if argv[:1] == ["--child"]:
+    from benchmarks import children
+    children.run(json.loads(argv[1]))
+    return
+  # Without a subcommand the issue 3 table runs, as this script always did (its flags still work).
+  if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help")):
+    argv = ["variants"] + argv
+  args = build_parser().parse_args(argv)
+  common.note_start()
+  try:
+    args.function(args)
+  except common.ChildError as e:
+    sys.exit(f"error: {e}")
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,282 @@
+"""The measurements that run in fresh child processes of tools/benchmark.py, one entry point per kind."""
+
+import inspect
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+from benchmarks import common
+from benchmarks import flops as flops_lib
+from benchmarks import quality
+
+
+def config_from_flagfile(flagfile: str, flags=()):
+  """The validated cgan_tf `Config` of a flagfile plus extra flags, parsed exactly as cgan_tf.main does."""
+  from cgan_tf import main as cli
+
+  cli.FLAGS(["cgan_tf", f"--flagfile={flagfile}", *flags])
+  return cli.config_from_flags()
+
+
+def make_config(spec: dict):
+  """The run's Config: from spec['flagfile'] (+ spec['flags']), or from spec['fields'] (issue 3 variants)."""
+  from cgan_tf.config import Config
+
+  if spec.get("flagfile"):
+    return config_from_flagfile(spec["flagfile"], spec.get("flags", ()))
+  return Config(**spec["fields"])
+
+
+def without_bookkeeping(config, steps_per_execution: int):
+  """The config with checkpoints, grids, summaries and in-training evaluation beyond the timed window."""
+  never = common.NEVER * steps_per_execution
+  return config.replace(checkpoint_every=never, sample_every=never, log_every=never, eval_every=0,
+                        verbose=0)
+
+
+def examples_per_step(config) -> int:
+  """Real images one cgan_tf step consumes (batch_size, times d_steps where the package has it)."""
+  return config.batch_size * getattr(config, "d_steps", 1)
+
+
+def network_output(config) -> str:
+  """The generator's last activation ('tanh' unless the network registry says otherwise)."""
+  from cgan_tf import networks
+
+  spec = getattr(networks, "NETWORKS", {}).get(config.network)
+  return getattr(spec, "output", "tanh")
+
+
+# What must match the source's recipe for a comparison "at identical architecture".
+SOURCE_RECIPE = dict(network="cdcgan", batch_size=128, latent_dim=100, embedding_dim=50, optimizer="adam",
+                     g_learning_rate=2e-4, d_learning_rate=2e-4, beta_1=0.5, loss="nonsaturating",
+                     update_scheme="alternating", d_steps=1)
+
+
+def recipe(config) -> dict:
+  """The config's values of the SOURCE_RECIPE fields (absent fields take the source's value)."""
+  return {name: getattr(config, name, value) for name, value in SOURCE_RECIPE.items()}
+
+
+def step_timer(warmup: int, steps: int, steps_per_execution: int, marks: dict):
+  """A Keras callback that notes the time at the end of step `warmup` and of step `steps`."""
+  import keras
+
+  class StepTimer(keras.callbacks.Callback):
+    def __init__(self):
+      super().__init__()
+      self.done = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+      self.done += steps_per_execution
+      if self.done in (warmup, steps):
+        marks[self.done] = time.perf_counter()
+
+  return StepTimer()
+
+
+def cgan_steps(spec: dict) -> dict:
+  """Trains cgan_tf for spec['steps'] steps and times steps warmup+1..steps.
+
+  spec: flagfile + flags, or fields; steps; warmup; keep_bookkeeping (the preset's checkpoints, grids and
+  summaries stay on, for the memory figure); count_flops; profile (the TF profiler cross-check).
+  """
+  from cgan_tf import train
+
+  config = make_config(spec)
+  steps_per_execution = config.steps_per_execution
+  run_dir = tempfile.mkdtemp(prefix="cgan_tf_benchmark_")
+  try:
+    config = config.replace(run_dir=run_dir, train_steps=spec["steps"])
+    if not spec.get("keep_bookkeeping"):
+      config = without_bookkeeping(config, steps_per_execution)
+    marks = {}
+    started = time.perf_counter()
+    model = train.train(config, extra_callbacks=[step_timer(spec["warmup"], spec["steps"],
+                                                            steps_per_execution, marks)])
+    total_seconds = time.perf_counter() - started
+    seconds = marks[spec["steps"]] - marks[spec["warmup"]]
+    steps_per_second = (spec["steps"] - spec["warmup"]) / seconds
+    result = dict(steps_per_second=steps_per_second, step_seconds=1.0 / steps_per_second,
+                  batch_size=config.batch_size, examples_per_step=examples_per_step(config),
+                  images_per_second=steps_per_second * examples_per_step(config),
+                  g_updates_per_second=steps_per_second, total_seconds=total_seconds,
+                  network=config.network, image_shape=list(
+                      model.discriminator.inputs[flops_lib.image_input_index(model.discriminator)].shape[1:]),
+                  update_scheme=getattr(config, "update_scheme", "alternating"),
+                  d_steps=getattr(config, "d_steps", 1), settings=recipe(config), **common.peak_memory())
+    if spec.get("count_flops"):
+      result["step_flops"] = flops_lib.train_step_flops(
+          model.generator, model.discriminator, config.batch_size, result["update_scheme"],
+          result["d_steps"])["total"]
+      result["uncounted_layers"] = (flops_lib.uncounted_layers(model.generator)
+                                    + flops_lib.uncounted_layers(model.discriminator))
+      result["penalties"] = {name: getattr(config, name) for name in ("gp_weight", "r1_gamma")
+                             if getattr(config, name, 0)}
+    if spec.get("profile"):
+      try:
+        result["profiled_flops"] = flops_lib.profiled_train_step_flops(model, config.batch_size,
+                                                                       result["image_shape"])
+      except Exception as e:  # The cross-check is optional; say why it is missing.
+        result["profiled_flops_error"] = f"{type(e).__name__}: {str(e)[:200]}"
+    return result
+  finally:
+    shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _baseline_module():
+  sys.path.insert(0, common.TOOLS_DIR)
+  import baseline_source_cgan
+
+  return baseline_source_cgan
+
+
+def baseline_steps(spec: dict) -> dict:
+  """Runs the source loop (fixed port) for warmup + steps steps and times the last spec['steps']."""
+  baseline = _baseline_module()
+  cgan = baseline.SourceCGAN(baseline.load_real_samples(spec.get("data_dir", common.FASHION_MNIST_DIR)),
+                             "fixed", spec.get("batch_size", baseline.BATCH_SIZE), spec.get("seed", 0))
+  for _ in range(spec["warmup"]):
+    cgan.train_step()
+  started = time.perf_counter()
+  for _ in range(spec["steps"]):
+    cgan.train_step()
+  steps_per_second = spec["steps"] / (time.perf_counter() - started)
+  return dict(steps_per_second=steps_per_second, step_seconds=1.0 / steps_per_second,
+              batch_size=cgan.batch_size, examples_per_step=cgan.half_batch,
+              images_per_second=steps_per_second * cgan.half_batch, g_updates_per_second=steps_per_second,
+              **common.peak_memory())
+
+
+def pipeline(spec: dict) -> dict:
+  """Iterates cgan_tf's tf.data training pipeline alone: spec['warmup'] batches, then spec['batches'] timed."""
+  from cgan_tf import data as data_lib
+  from cgan_tf import train
+
+  config, data = train.resolve_training_config(make_config(spec))
+  accepted = inspect.signature(data_lib.train_dataset).parameters
+  options = {name: value for name, value in (("d_steps", getattr(config, "d_steps", 1)),
+                                             ("output", network_output(config))) if name in accepted}
+  dataset = data_lib.train_dataset(data, config.batch_size, config.seed, **options)
+  iterator = iter(dataset)
+  for _ in range(spec["warmup"]):
+    next(iterator)
+  images = 0
+  started = time.perf_counter()
+  for _ in range(spec["batches"]):
+    batch_images, _ = next(iterator)
+    images += int(batch_images.shape[0])
+  seconds = time.perf_counter() - started
+  return dict(images_per_second=images / seconds, batches=spec["batches"], images=images,
+              batch_size=config.batch_size, **common.peak_memory())
+
+
+def matmul(spec: dict) -> dict:
+  """This machine's float32 dense matmul rate in TF, best of spec['repeats'] per size."""
+  rates = flops_lib.matmul_rate(spec["sizes"], spec["repeats"])
+  return dict(rates={str(size): rate for size, rate in rates.items()})
+
+
+def tta_cgan(spec: dict) -> dict:
+  """Trains a cgan_tf flagfile until conditional accuracy >= spec['threshold'] or the budget is spent."""
+  import keras
+  from cgan_tf import train
+  from cgan_tf.evaluation import evaluator as evaluator_lib
+
+  config = make_config(spec)
+  if getattr(config, "unconditional", False):
+    raise SystemExit(f"{spec['flagfile']}: an unconditional run has no conditional accuracy")
+  evaluator = evaluator_lib.load_evaluator(config)
+  num_classes = len(evaluator.info["class_names"])
+  probe = quality.ConditionalAccuracyProbe(evaluator, num_classes, config.latent_dim, spec["per_class"],
+                                           network_output(config), getattr(config, "noise", "normal"),
+                                           spec.get("eval_seed", 0))
+  clock = quality.QualityClock(spec["name"], probe, spec["threshold"], spec["budget_seconds"], spec["jsonl"])
+  every = spec["eval_every"]
+  steps_per_execution = config.steps_per_execution
+
+  class QualityCallback(keras.callbacks.Callback):
+    """Checks every `every` steps; stops training at the threshold or when the budget is spent."""
+
+    def __init__(self):
+      super().__init__()
+      self.done = 0
+      self.next_check = every
+
+    def _generator(self):
+      return getattr(self.model, "sampling_generator", self.model.generator)
+
+    def on_train_begin(self, logs=None):
+      clock.start()
+
+    def on_train_batch_end(self, batch, logs=None):
+      self.done += steps_per_execution
+      if self.done >= self.next_check:
+        self.next_check += every
+        if clock.check(self.done, self._generator()):
+          self.model.stop_training = True
+          return
+      if clock.over_budget():
+        if clock.last_step != self.done:
+          clock.check(self.done, self._generator())
+        self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+      if clock.last_step != self.done:  # The preset's own end came before a check.
+        clock.check(self.done, self._generator())
+
+  run_dir = tempfile.mkdtemp(prefix="cgan_tf_quality_")
+  try:
+    # The preset's own bookkeeping stays on (it is part of what the preset costs); its in-training
+    # evaluation is replaced by this clock's, which does not count.
+    config = config.replace(run_dir=run_dir, eval_every=0, verbose=0)
+    train.train(config, extra_callbacks=[QualityCallback()])
+  finally:
+    shutil.rmtree(run_dir, ignore_errors=True)
+  return dict(clock.result(), examples_per_step=examples_per_step(config))
+
+
+def tta_baseline(spec: dict) -> dict:
+  """Runs the source loop (fixed port) until conditional accuracy >= spec['threshold'] or the budget."""
+  from cgan_tf.config import Config
+  from cgan_tf.evaluation import evaluator as evaluator_lib
+
+  baseline = _baseline_module()
+  data_dir = spec.get("data_dir", common.FASHION_MNIST_DIR)
+  config = Config(dataset="fashion_mnist", data_source="idx", data_dir=data_dir)
+  evaluator = evaluator_lib.load_evaluator(config)
+  probe = quality.ConditionalAccuracyProbe(evaluator, baseline.NUM_CLASSES, baseline.LATENT_DIM,
+                                           spec["per_class"], "tanh", "normal", spec.get("eval_seed", 0))
+  clock = quality.QualityClock(spec["name"], probe, spec["threshold"], spec["budget_seconds"], spec["jsonl"])
+  cgan = baseline.SourceCGAN(baseline.load_real_samples(data_dir), "fixed",
+                             spec.get("batch_size", baseline.BATCH_SIZE), spec.get("seed", 0))
+  step = 0
+  clock.start()
+  while True:
+    cgan.train_step()
+    step += 1
+    if step % spec["eval_every"] == 0 and clock.check(step, cgan.g_model):
+      break
+    if clock.over_budget():
+      if clock.last_step != step:
+        clock.check(step, cgan.g_model)
+      break
+  return dict(clock.result(), examples_per_step=cgan.half_batch)
+
+
+ENTRY_POINTS = {
+    "cgan_steps": cgan_steps,
+    "baseline_steps": baseline_steps,
+    "pipeline": pipeline,
+    "matmul": matmul,
+    "tta_cgan": tta_cgan,
+    "tta_baseline": tta_baseline,
+}
+
+
+def run(spec: dict) -> None:
+  """The child's main: runs spec['kind'] and emits its result for the parent."""
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  common.emit_result(ENTRY_POINTS[spec["kind"]](spec))

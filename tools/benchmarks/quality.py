@@ -1,0 +1,137 @@
+"""Time to quality: a training clock that stops while the project's evaluator measures conditional accuracy."""
+
+import json
+import os
+import time
+from typing import Optional
+
+import numpy as np
+
+from cgan_tf.samples import to_uint8
+
+
+class ConditionalAccuracyProbe:
+  """Conditional accuracy of a generator: the share of G(z, y) that the evaluator classifies as y.
+
+  The same noise (seeded once) and `per_class` images of every class are used at every check, so two
+  checks differ only by the generator.
+
+  Args:
+    evaluator: from `cgan_tf.evaluation.evaluator.load_evaluator`.
+    num_classes: classes to condition on.
+    latent_dim: the generator's noise size.
+    per_class: images generated per class.
+    output: the generator's last activation ('tanh' or 'sigmoid'), for the conversion to uint8.
+    noise: 'normal' or 'uniform' (in [-1, 1)), as the generator was trained.
+    seed: seed of the evaluation noise.
+    batch_size: images per generator call.
+  """
+
+  def __init__(self, evaluator, num_classes: int, latent_dim: int, per_class: int, output: str = "tanh",
+               noise: str = "normal", seed: int = 0, batch_size: int = 500):
+    rng = np.random.default_rng(seed)
+    count = num_classes * per_class
+    if noise == "uniform":
+      self.noise = rng.uniform(-1.0, 1.0, (count, latent_dim)).astype(np.float32)
+    else:
+      self.noise = rng.standard_normal((count, latent_dim)).astype(np.float32)
+    self.labels = np.repeat(np.arange(num_classes, dtype=np.int32), per_class)
+    self.evaluator = evaluator
+    self.num_classes = num_classes
+    self.output = output
+    self.batch_size = batch_size
+
+  def measure(self, generator):
+    """Returns (overall accuracy, per-class accuracies) of `generator` (a Keras model [noise, label])."""
+    import tensorflow as tf
+
+    # The source's generator takes labels of shape [batch, 1], cgan_tf's [batch].
+    label_rank = len(generator.inputs[1].shape)
+    images = []
+    for start in range(0, len(self.labels), self.batch_size):
+      labels = self.labels[start:start + self.batch_size]
+      labels = labels[:, None] if label_rank == 2 else labels
+      batch = generator([tf.constant(self.noise[start:start + self.batch_size]), tf.constant(labels)],
+                        training=False)
+      images.append(to_uint8(batch, self.output))
+    _, predictions = self.evaluator.features_and_predictions(np.concatenate(images))
+    correct = predictions == self.labels
+    per_class = [float(np.mean(correct[self.labels == k])) for k in range(self.num_classes)]
+    return float(np.mean(correct)), per_class
+
+
+class QualityClock:
+  """Training seconds to a conditional accuracy threshold, with every evaluation left off the clock.
+
+  Call `start()` when training starts, `over_budget()` between steps, and `check(step, generator)` every
+  N steps; each check appends one JSON line to `jsonl_path`.
+
+  Args:
+    name: the run's name in the JSONL lines.
+    probe: a `ConditionalAccuracyProbe`.
+    threshold: the accuracy to reach.
+    budget_seconds: training seconds after which to give up.
+    jsonl_path: file to append the checks to ('' for none).
+  """
+
+  def __init__(self, name: str, probe: ConditionalAccuracyProbe, threshold: float, budget_seconds: float,
+               jsonl_path: str = ""):
+    self.name = name
+    self.probe = probe
+    self.threshold = threshold
+    self.budget_seconds = budget_seconds
+    self.jsonl_path = jsonl_path
+    self.trained_seconds = 0.0
+    self.running_since: Optional[float] = None
+    self.eval_seconds = 0.0
+    self.checks = 0
+    self.last_step = None
+    self.best = (-1.0, 0.0, 0)  # (accuracy, training seconds, step)
+    self.reached = None  # (training seconds, step, accuracy) at the first check at or over the threshold.
+
+  def start(self) -> None:
+    self.running_since = time.perf_counter()
+
+  def seconds(self) -> float:
+    """Training seconds so far."""
+    running = time.perf_counter() - self.running_since if self.running_since is not None else 0.0
+    return self.trained_seconds + running
+
+  def over_budget(self) -> bool:
+    return self.seconds() >= self.budget_seconds
+
+  def check(self, step: int, generator) -> bool:
+    """Measures the generator with the clock stopped; returns True once the threshold is reached."""
+    self.trained_seconds = self.seconds()
+    self.running_since = None
+    started = time.perf_counter()
+    accuracy, per_class = self.probe.measure(generator)
+    evaluation = time.perf_counter() - started
+    self.eval_seconds += evaluation
+    self.checks += 1
+    self.last_step = step
+    if accuracy > self.best[0]:
+      self.best = (accuracy, self.trained_seconds, step)
+    if self.reached is None and accuracy >= self.threshold:
+      self.reached = (self.trained_seconds, step, accuracy)
+    record = dict(run=self.name, step=step, train_seconds=round(self.trained_seconds, 3),
+                  accuracy=round(accuracy, 5), per_class=[round(a, 4) for a in per_class],
+                  eval_seconds=round(evaluation, 3), time=time.time())
+    if self.jsonl_path:
+      os.makedirs(os.path.dirname(os.path.abspath(self.jsonl_path)), exist_ok=True)
+      with open(self.jsonl_path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+    print("PROGRESS " + json.dumps(record), flush=True)
+    self.start()
+    return self.reached is not None
+
+  def result(self) -> dict:
+    """The run's outcome as a JSON-ready dict."""
+    return dict(name=self.name, threshold=self.threshold, budget_seconds=self.budget_seconds,
+                reached=self.reached is not None,
+                seconds=self.reached[0] if self.reached else None,
+                step=self.reached[1] if self.reached else None,
+                accuracy=self.reached[2] if self.reached else None,
+                best_accuracy=self.best[0], best_seconds=self.best[1], best_step=self.best[2],
+                checks=self.checks, trained_seconds=self.trained_seconds, eval_seconds=self.eval_seconds,
+                last_step=self.last_step)

@@ -1,0 +1,137 @@
+"""Compares training recipes at an equal wall-clock budget on this machine (a measurement, not a test).
+
+Each recipe trains in a fresh process for --minutes of training time (`--train_minutes`: evaluation during
+training is not counted), then its last checkpoint is measured with `--mode=eval` (conditional accuracy,
+Fréchet classifier distance overall and per class, KID, CAS) beside the real-data floor. Recipes run one
+after another, never side by side, so each has the machine to itself.
+
+  python tools/compare_recipes.py --minutes=15 --out=runs/compare
+  python tools/compare_recipes.py --recipes=reference,projection_hinge_sn --minutes=5 --out=/tmp/cmp
+
+A recipe is a flagfile from configs/ (by file name, e.g. configs/fmnist_cpu.cfg) or a name from RECIPES
+below; extra flags after `--` go to every recipe.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Each: flags on top of the common ones (Fashion-MNIST, cdcgan). Named after what they change.
+RECIPES = {
+    "reference": ["--batch_size=128"],
+    "reference_b64": ["--batch_size=64"],
+    "w64": ["--batch_size=64", "--g_filters=64", "--d_filters=64"],
+    "w64_projection": ["--batch_size=64", "--g_filters=64", "--d_filters=64", "--d_conditioning=projection"],
+    "w64_cbn_projection": ["--batch_size=64", "--g_filters=64", "--d_filters=64", "--g_conditioning=cbn",
+                           "--d_conditioning=projection"],
+    "w64_cbn_projection_hinge_sn": ["--batch_size=64", "--g_filters=64", "--d_filters=64", "--g_conditioning=cbn",
+                                    "--d_conditioning=projection", "--loss=hinge", "--spectral_norm",
+                                    "--beta_1=0.0", "--beta_2=0.9", "--g_learning_rate=1e-4",
+                                    "--d_learning_rate=4e-4", "--d_dropout=0"],
+    "w64_projection_ema995": ["--batch_size=64", "--g_filters=64", "--d_filters=64", "--d_conditioning=projection",
+                              "--ema_decay=0.995"],
+    "w64_projection_ema999": ["--batch_size=64", "--g_filters=64", "--d_filters=64", "--d_conditioning=projection",
+                              "--ema_decay=0.999"],
+    "w64_cbn_projection_ema995": ["--batch_size=64", "--g_filters=64", "--d_filters=64", "--g_conditioning=cbn",
+                                  "--d_conditioning=projection", "--ema_decay=0.995"],
+    "w32_projection_ema995": ["--batch_size=64", "--g_filters=32", "--d_filters=64", "--d_conditioning=projection",
+                              "--ema_decay=0.995"],
+    "w32_cbn_projection_ema995": ["--batch_size=64", "--g_filters=32", "--d_filters=64", "--g_conditioning=cbn",
+                                  "--d_conditioning=projection", "--ema_decay=0.995"],
+    "projection_r1_ema": ["--batch_size=64", "--d_conditioning=projection", "--r1_gamma=1", "--r1_every=4",
+                          "--ema_decay=0.999"],
+    "wgan_gp": ["--batch_size=64", "--loss=wasserstein", "--gp_weight=10", "--d_steps=5", "--beta_1=0.0",
+                "--beta_2=0.9", "--g_learning_rate=1e-4", "--d_learning_rate=1e-4", "--d_dropout=0"],
+    "diffaugment": ["--batch_size=64", "--diffaugment=translation,cutout", "--d_conditioning=projection"],
+}
+COMMON = ["--dataset=fashion_mnist", "--network=cdcgan", "--train_steps=100000000", "--checkpoint_every=500",
+          "--sample_every=500", "--log_every=100", "--verbose=0", "--keep_checkpoints=1"]
+HEADLINE = ("conditional_accuracy", "frechet_distance", "intra_frechet_distance", "kid", "cas")
+
+
+def machine() -> str:
+  model = "unknown CPU"
+  try:
+    with open("/proc/cpuinfo") as f:
+      model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+  except (OSError, StopIteration):
+    pass
+  return f"{platform.node()}: {model}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}"
+
+
+def recipe_flags(name: str) -> list:
+  if name.endswith(".cfg"):
+    return [f"--flagfile={name}"]
+  if name not in RECIPES:
+    sys.exit(f"--recipes: unknown {name!r}; known: {', '.join(RECIPES)} or a configs/*.cfg path")
+  return COMMON + RECIPES[name]
+
+
+def run(name: str, args, extra: list) -> dict:
+  run_dir = os.path.join(args.out, os.path.basename(name).replace(".cfg", ""))
+  train = [sys.executable, "-m", "cgan_tf.main", *recipe_flags(name), f"--run_dir={run_dir}",
+           f"--train_minutes={args.minutes}", *extra]
+  if name.endswith(".cfg"):
+    train += ["--train_steps=100000000", "--verbose=0"]
+  if args.eval_every:
+    train += [f"--eval_every={args.eval_every}", f"--eval_samples={args.curve_samples}",
+              "--eval_metrics=conditional_accuracy,frechet"]
+  start = time.time()
+  log_path = run_dir + ".log"
+  os.makedirs(args.out, exist_ok=True)
+  with open(log_path, "w") as log:
+    result = subprocess.run(train, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+  if result.returncode:
+    sys.exit(f"recipe {name} failed (exit {result.returncode}); see {log_path}")
+  wall = time.time() - start
+  report_path = os.path.join(run_dir, "eval_report.json")
+  evaluate = [sys.executable, "-m", "cgan_tf.main", "--mode=eval", f"--run_dir={run_dir}",
+              f"--eval_samples={args.eval_samples}", f"--eval_report={report_path}"]
+  with open(log_path, "a") as log:
+    result = subprocess.run(evaluate, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+  if result.returncode:
+    sys.exit(f"evaluating recipe {name} failed (exit {result.returncode}); see {log_path}")
+  with open(report_path) as f:
+    report = json.load(f)
+  return dict(name=name, flags=" ".join(recipe_flags(name)[len(COMMON) if name in RECIPES else 0:]),
+              step=report["step"], wall_seconds=round(wall), generated=report["generated"],
+              floor=report["real_train"])
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--recipes", default=",".join(RECIPES), help="comma-separated recipe names or flagfiles")
+  parser.add_argument("--minutes", type=float, default=15.0, help="training minutes per recipe")
+  parser.add_argument("--eval_samples", type=int, default=10000, help="images per final measurement")
+  parser.add_argument("--eval_every", type=int, default=0, help="also measure every N steps during training "
+                      "(conditional accuracy and Fréchet distance; not counted as training time)")
+  parser.add_argument("--curve_samples", type=int, default=2000, help="images per measurement during training")
+  parser.add_argument("--out", default="runs/compare", help="where the runs go")
+  args, extra = parser.parse_known_args()
+  extra = [flag for flag in extra if flag != "--"]
+  rows = []
+  for name in args.recipes.split(","):
+    rows.append(run(name, args, extra))
+    print(json.dumps(rows[-1]), flush=True)
+  print(f"\nMachine: {machine()}")
+  print(f"Command: python {' '.join(sys.argv)}")
+  print(f"Each recipe: {args.minutes:g} minutes of training alone on the machine, then --mode=eval on "
+        f"{args.eval_samples} images (equal per class) against the real test split.\n")
+  print("| recipe | steps | " + " | ".join(HEADLINE) + " |")
+  print("|---|---:|" + "---:|" * len(HEADLINE))
+  for row in rows:
+    figures = " | ".join(f"{row['generated'].get(name, float('nan')):.4f}" for name in HEADLINE)
+    print(f"| {row['name']} | {row['step']} | {figures} |")
+  floor = rows[0]["floor"]
+  print("| real train images (floor) | | " + " | ".join(f"{floor.get(name, float('nan')):.4f}" for name in HEADLINE)
+        + " |")
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,157 @@
+"""Draws a run's metrics over training steps to a PNG, the real-data floor as a dashed line.
+
+  python tools/plot_metrics.py --metrics=runs/fmnist/metrics.jsonl --output=runs/fmnist/metrics.png
+
+Reads the `metrics.jsonl` that `--eval_every` appends to (cgan_tf/evaluation/callback.py): "generated"
+lines become the curves, the last "real_train" line the floor. Drawn with Pillow alone, so it runs
+wherever the package does (matplotlib is not a dependency).
+"""
+
+import argparse
+import json
+import math
+import sys
+
+from PIL import Image, ImageDraw, ImageFont
+
+# (key in metrics.jsonl, panel title). ASCII titles: the built-in font has no accented letters.
+PANELS = (
+    ("conditional_accuracy", "conditional accuracy (higher is better)"),
+    ("frechet_distance", "Frechet classifier distance (lower is better)"),
+    ("intra_frechet_distance", "intra-class Frechet distance (lower is better)"),
+    ("kid", "KID (lower is better)"),
+    ("cas", "classification accuracy score (higher is better)"),
+)
+PANEL_W, PANEL_H, COLUMNS = 520, 340, 2
+MARGIN_L, MARGIN_R, MARGIN_T, MARGIN_B = 70, 20, 36, 46
+CURVE, FLOOR, AXIS, GRID = (31, 119, 180), (214, 39, 40), (40, 40, 40), (225, 225, 225)
+
+
+def read_metrics(path: str):
+  """Returns (generated records sorted by step, the last real_train record or None)."""
+  generated, floor = {}, None
+  with open(path) as f:
+    for number, line in enumerate(f, 1):
+      if not line.strip():
+        continue
+      try:
+        record = json.loads(line)
+      except json.JSONDecodeError as e:
+        raise ValueError(f"{path}:{number}: not JSON ({e})") from e
+      if record.get("source") == "real_train":
+        floor = record
+      elif record.get("source") == "generated":
+        generated[record["step"]] = record  # A resumed run re-measuring a step replaces the old line.
+  return [generated[step] for step in sorted(generated)], floor
+
+
+def _font(size: int):
+  try:
+    return ImageFont.load_default(size=size)
+  except TypeError:  # Pillow < 10.1 has only the small bitmap font.
+    return ImageFont.load_default()
+
+
+def _ticks(low: float, high: float, count: int = 5):
+  """About `count` round tick values covering [low, high]."""
+  if high <= low:
+    high = low + (abs(low) or 1.0) * 0.1
+  raw = (high - low) / count
+  magnitude = 10 ** math.floor(math.log10(raw))
+  step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+  first = math.floor(low / step) * step
+  return [first + i * step for i in range(int(math.ceil((high - first) / step)) + 1)]
+
+
+def _label(value: float) -> str:
+  if value == 0:
+    return "0"
+  if abs(value) >= 1000:
+    return f"{value / 1000:g}k"
+  return f"{value:.4g}"
+
+
+def draw_panel(draw: ImageDraw.ImageDraw, left: int, top: int, title: str, steps, values, floor_value):
+  """One metric: axes with ticks, the curve with markers, the floor line, a title and a legend."""
+  font, small = _font(14), _font(11)
+  x0, y0 = left + MARGIN_L, top + MARGIN_T
+  x1, y1 = left + PANEL_W - MARGIN_R, top + PANEL_H - MARGIN_B
+  draw.text((left + MARGIN_L, top + 8), title, fill=AXIS, font=font)
+  known = [v for v in values if v is not None and math.isfinite(v)]
+  span = known + ([floor_value] if floor_value is not None else [])
+  if not known:
+    draw.text((x0 + 10, (y0 + y1) // 2), "not measured", fill=AXIS, font=font)
+    return
+  y_ticks = _ticks(min(span), max(span))
+  x_ticks = _ticks(min(steps), max(steps)) if len(set(steps)) > 1 else [steps[0] - 1, steps[0], steps[0] + 1]
+  x_lo, x_hi, y_lo, y_hi = x_ticks[0], x_ticks[-1], y_ticks[0], y_ticks[-1]
+  to_x = lambda s: x0 + (s - x_lo) / (x_hi - x_lo) * (x1 - x0)  # noqa: E731
+  to_y = lambda v: y1 - (v - y_lo) / (y_hi - y_lo) * (y1 - y0)  # noqa: E731
+  for tick in y_ticks:
+    y = to_y(tick)
+    draw.line([(x0, y), (x1, y)], fill=GRID)
+    draw.text((x0 - 6, y), _label(tick), fill=AXIS, font=small, anchor="rm")
+  for tick in x_ticks:
+    x = to_x(tick)
+    draw.line([(x, y1), (x, y1 + 4)], fill=AXIS)
+    draw.text((x, y1 + 6), _label(tick), fill=AXIS, font=small, anchor="mt")
+  draw.rectangle([x0, y0, x1, y1], outline=AXIS)
+  draw.text(((x0 + x1) // 2, y1 + 24), "training step", fill=AXIS, font=small, anchor="mt")
+  if floor_value is not None:
+    y = to_y(floor_value)
+    for x in range(x0, x1, 12):  # Dashed.
+      draw.line([(x, y), (min(x + 7, x1), y)], fill=FLOOR, width=2)
+  points = [(to_x(s), to_y(v)) for s, v in zip(steps, values) if v is not None and math.isfinite(v)]
+  if len(points) > 1:
+    draw.line(points, fill=CURVE, width=2)
+  for x, y in points:
+    draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=CURVE)
+  legend_y = y0 + 8
+  draw.line([(x1 - 150, legend_y), (x1 - 128, legend_y)], fill=CURVE, width=2)
+  draw.text((x1 - 122, legend_y), "generated", fill=AXIS, font=small, anchor="lm")
+  if floor_value is not None:
+    draw.line([(x1 - 150, legend_y + 16), (x1 - 128, legend_y + 16)], fill=FLOOR, width=2)
+    draw.text((x1 - 122, legend_y + 16), f"real train {_label(floor_value)}", fill=AXIS, font=small,
+              anchor="lm")
+
+
+def plot(metrics_path: str, output_path: str, title: str = "") -> str:
+  """Draws every metric present in `metrics_path` into one PNG at `output_path`; returns the path.
+
+  Raises:
+    ValueError: if the file holds no generated measurements.
+  """
+  generated, floor = read_metrics(metrics_path)
+  if not generated:
+    raise ValueError(f"{metrics_path} holds no measurements of generated images")
+  panels = [(key, name) for key, name in PANELS if any(key in record for record in generated)]
+  rows = math.ceil(len(panels) / COLUMNS)
+  header = 34
+  image = Image.new("RGB", (COLUMNS * PANEL_W, rows * PANEL_H + header), "white")
+  draw = ImageDraw.Draw(image)
+  draw.text((12, 8), title or metrics_path, fill=AXIS, font=_font(16))
+  steps = [record["step"] for record in generated]
+  for index, (key, name) in enumerate(panels):
+    row, column = divmod(index, COLUMNS)
+    draw_panel(draw, column * PANEL_W, header + row * PANEL_H, name, steps,
+               [record.get(key) for record in generated], floor.get(key) if floor else None)
+  image.save(output_path)
+  return output_path
+
+
+def main(argv=None) -> int:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--metrics", required=True, help="metrics.jsonl written by --eval_every")
+  parser.add_argument("--output", required=True, help="PNG to write")
+  parser.add_argument("--title", default="", help="heading (default: the metrics path)")
+  args = parser.parse_args(argv)
+  try:
+    print(plot(args.metrics, args.output, args.title))
+  except (OSError, ValueError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 2
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

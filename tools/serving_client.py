@@ -1,0 +1,219 @@
+"""A TF Serving REST client for an exported cgan_tf generator: request images, write them as PNGs.
+
+Needs only the standard library and numpy (no TensorFlow, no cgan_tf), so it runs on any machine that can
+reach the server:
+
+  python tools/serving_client.py --host=localhost --port=8501 --model_name=fashion --label=7 --count=16 \
+      --output_dir=/tmp/served
+  python tools/serving_client.py ... --signature=serving_seeded --seed=1,2 --format=inputs
+  python tools/serving_client.py ... --signature=serving_latent --interpolate=3 --format=instances
+
+Request formats (https://www.tensorflow.org/tfx/serving/api_rest):
+  instances (row): {"signature_name": s, "instances": [{"label": 7, ...}, ...]}, one object per image;
+    the server stacks each named input over the instances, so every input must be per image.
+  inputs (columnar): {"signature_name": s, "inputs": {"label": [7, ...], "seed": [1, 2]}}, each input is
+    one tensor; the only format for serving_seeded, whose seed is one [2] tensor for the whole batch.
+Outputs whose names end in _bytes come back as {"b64": "..."}; this client writes those PNG bytes as
+they are, so the files hold exactly what the model encoded.
+"""
+
+import argparse
+import base64
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+SIGNATURES = ("serving_default", "serving_seeded", "serving_latent")
+FORMATS = ("instances", "inputs")
+
+
+class ClientError(RuntimeError):
+  """The request cannot be built, or the server answered with an error."""
+
+
+def build_request(signature: str, labels: Optional[Sequence[int]], request_format: str,
+                  seed: Optional[Sequence[int]] = None, noise: Optional[np.ndarray] = None,
+                  count: Optional[int] = None) -> dict:
+  """The JSON body of a predict request.
+
+  Args:
+    signature: one of SIGNATURES.
+    labels: one class index per image; None for an unconditional model, whose serving_default and
+      serving_seeded take `count` (a scalar: columnar format only) and serving_latent only `noise`.
+    request_format: "instances" (row) or "inputs" (columnar).
+    seed: two integers, for serving_seeded.
+    noise: float [len(labels), latent_dim], for serving_latent.
+    count: images to ask an unconditional model for (serving_default, serving_seeded).
+
+  Returns:
+    A dict to send as JSON.
+
+  Raises:
+    ClientError: for a missing or unexpected input, or serving_seeded in the row format.
+  """
+  if signature not in SIGNATURES:
+    raise ClientError(f"signature must be one of {', '.join(SIGNATURES)}, got {signature!r}")
+  if request_format not in FORMATS:
+    raise ClientError(f"format must be one of {', '.join(FORMATS)}, got {request_format!r}")
+  if labels is None:
+    inputs = {}
+    if signature != "serving_latent":
+      if count is None or count < 1:
+        raise ClientError("an unconditional model needs a positive count of images")
+      if request_format == "instances":
+        raise ClientError("an unconditional model takes one count for the whole request, which the row "
+                          "(instances) format cannot express; use --format=inputs")
+      inputs["count"] = int(count)
+    batch = count
+  else:
+    labels = [int(label) for label in labels]
+    inputs = {"label": labels}
+    batch = len(labels)
+  if signature == "serving_seeded":
+    if seed is None or len(seed) != 2:
+      raise ClientError("serving_seeded needs --seed with two integers, e.g. --seed=1,2")
+    if request_format == "instances":
+      # The row format batches every input per instance; the seed is one [2] tensor for the batch.
+      raise ClientError("serving_seeded takes one seed for the whole batch, which the row (instances) "
+                        "format cannot express; use --format=inputs")
+    inputs["seed"] = [int(s) for s in seed]
+  elif seed is not None:
+    raise ClientError(f"--seed is only for serving_seeded, not {signature}")
+  if signature == "serving_latent":
+    if noise is None:
+      raise ClientError("serving_latent needs noise [batch, latent_dim]")
+    noise = np.asarray(noise, dtype=np.float32)
+    if noise.ndim != 2 or (batch is not None and noise.shape[0] != batch):
+      raise ClientError(f"noise must have shape [{batch}, latent_dim], got {list(noise.shape)}")
+    inputs["noise"] = noise.tolist()
+    batch = noise.shape[0]
+  elif noise is not None:
+    raise ClientError(f"noise is only for serving_latent, not {signature}")
+  if request_format == "inputs":
+    return {"signature_name": signature, "inputs": inputs}
+  instances = [{name: value[index] for name, value in inputs.items()} for index in range(batch)]
+  return {"signature_name": signature, "instances": instances}
+
+
+def _decode_bytes(value) -> bytes:
+  if not (isinstance(value, dict) and "b64" in value):
+    raise ClientError(f"expected a {{\"b64\": ...}} object for a _bytes output, got {type(value).__name__}")
+  return base64.b64decode(value["b64"])
+
+
+def decode_response(response: dict):
+  """Turns a predict response (either format) into (uint8 images [batch, H, W, C], list of PNG bytes).
+
+  Raises:
+    ClientError: if the server answered with an error or the outputs are missing.
+  """
+  if "error" in response:
+    raise ClientError(f"the server refused the request: {response['error']}")
+  if "predictions" in response:  # Row format: one object per image.
+    rows = response["predictions"]
+    images = [row["images"] for row in rows]
+    pngs = [_decode_bytes(row["images_png_bytes"]) for row in rows]
+  elif "outputs" in response:  # Columnar format: one list per output.
+    images = response["outputs"]["images"]
+    pngs = [_decode_bytes(value) for value in response["outputs"]["images_png_bytes"]]
+  else:
+    raise ClientError(f"the response has neither 'predictions' nor 'outputs': {sorted(response)}")
+  return np.asarray(images, dtype=np.uint8), pngs
+
+
+def predict_url(host: str, port: int, model_name: str, version: Optional[int] = None) -> str:
+  version_part = f"/versions/{version}" if version else ""
+  return f"http://{host}:{port}/v1/models/{model_name}{version_part}:predict"
+
+
+def post(url: str, body: dict, timeout: float = 60.0) -> dict:
+  """POSTs `body` as JSON and returns the decoded answer; an HTTP error's JSON body is returned too."""
+  request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                   headers={"Content-Type": "application/json"})
+  try:
+    with urllib.request.urlopen(request, timeout=timeout) as answer:
+      return json.loads(answer.read())
+  except urllib.error.HTTPError as e:
+    # TF Serving answers a bad request (e.g. a label out of range) with 400 and {"error": "..."}.
+    text = e.read().decode(errors="replace")
+    try:
+      return json.loads(text)
+    except json.JSONDecodeError:
+      raise ClientError(f"HTTP {e.code} from {url}: {text[:500]}") from e
+  except urllib.error.URLError as e:
+    raise ClientError(f"cannot reach {url}: {e.reason} (is TF Serving running with --rest_api_port?)") from e
+
+
+def interpolation_noise(steps: int, latent_dim: int, seed: int) -> np.ndarray:
+  """`steps` points on the straight line between two Gaussian latent vectors."""
+  rng = np.random.default_rng(seed)
+  start, end = rng.standard_normal((2, latent_dim))
+  weights = np.linspace(0.0, 1.0, steps)[:, None]
+  return ((1.0 - weights) * start + weights * end).astype(np.float32)
+
+
+def write_pngs(pngs: List[bytes], labels: Sequence[int], output_dir: str) -> List[str]:
+  os.makedirs(output_dir, exist_ok=True)
+  paths = []
+  for index, (png, label) in enumerate(zip(pngs, labels)):
+    path = os.path.join(output_dir, f"class{label}_{index:04d}.png" if label >= 0 else f"sample_{index:04d}.png")
+    with open(path, "wb") as f:
+      f.write(png)
+    paths.append(path)
+  return paths
+
+
+def parse_args(argv):
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--host", default="localhost")
+  parser.add_argument("--port", type=int, default=8501, help="TF Serving's --rest_api_port.")
+  parser.add_argument("--model_name", required=True, help="TF Serving's --model_name.")
+  parser.add_argument("--model_version", type=int, default=0, help="0: the version the server chooses.")
+  parser.add_argument("--signature", choices=SIGNATURES, default="serving_default")
+  parser.add_argument("--format", choices=FORMATS, default="instances", dest="request_format")
+  parser.add_argument("--label", type=int, required=True, help="The class to draw; -1 for an unconditional "
+                      "model (its signatures take a count, and the columnar format: --format=inputs).")
+  parser.add_argument("--count", type=int, default=16, help="Images to request.")
+  parser.add_argument("--seed", default=None, help="serving_seeded: two integers, e.g. 1,2.")
+  parser.add_argument("--latent_dim", type=int, default=100, help="serving_latent: the noise size.")
+  parser.add_argument("--interpolate", type=int, default=0,
+                      help="serving_latent: a path of N images between two random latent points "
+                           "(default: --count independent points).")
+  parser.add_argument("--noise_seed", type=int, default=0, help="serving_latent: seed of the noise.")
+  parser.add_argument("--noise", choices=("normal", "uniform"), default="normal", help="serving_latent: the "
+                      "distribution the model was trained on (its metadata's 'noise').")
+  parser.add_argument("--output_dir", required=True)
+  return parser.parse_args(argv)
+
+
+def main(argv=None) -> List[str]:
+  args = parse_args(argv)
+  seed = [int(part) for part in args.seed.split(",")] if args.seed else None
+  count = args.interpolate or args.count
+  noise = None
+  if args.signature == "serving_latent":
+    generator = np.random.default_rng(args.noise_seed)
+    noise = (interpolation_noise(count, args.latent_dim, args.noise_seed) if args.interpolate else
+             generator.uniform(-1.0, 1.0, (count, args.latent_dim)) if args.noise == "uniform" else
+             generator.standard_normal((count, args.latent_dim)))
+  labels = [args.label] * count if args.label >= 0 else None
+  body = build_request(args.signature, labels, args.request_format, seed=seed, noise=noise, count=count)
+  images, pngs = decode_response(post(predict_url(args.host, args.port, args.model_name,
+                                                  args.model_version), body))
+  paths = write_pngs(pngs, labels or [-1] * len(pngs), args.output_dir)
+  what = f"of class {args.label}" if labels else "(unconditional)"
+  print(f"{len(paths)} images {list(images.shape)} {what} -> {args.output_dir}")
+  return paths
+
+
+if __name__ == "__main__":
+  try:
+    main()
+  except ClientError as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(2)
