@@ -377,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
 
   sub = add("variants", variants, "issue 3: float32 / mixed precision / XLA / 1 vs 2 replicas", flagfiles=())
   sub.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated: " + ", ".join(VARIANTS))
-  sub.add_argument("--batch_size", type=int, default=128, help="global batch (the fmnist preset's)")
+  sub.add_argument("--batch_size", type=int, default=128, help="global batch (configs/fmnist_reference.cfg's)")
   sub.add_argument("--steps", type=int, help="steps per run, warm-up included (default 60)")
   sub.add_argument("--warmup", type=int, help="untimed first steps (default 10)")
   sub.add_argument("--steps_per_execution", type=int, default=1)
