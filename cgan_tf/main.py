@@ -52,7 +52,8 @@ flags.DEFINE_enum("bad_images", _DEFAULTS.bad_images, config_lib.BAD_IMAGE_POLIC
                   "folder: what to do with files that are not images or do not decode: error (stop, "
                   "naming them) or skip (leave them out with a warning naming each).")
 # Networks and losses.
-flags.DEFINE_string("network", _DEFAULTS.network, "Network pair from the registry in cgan_tf/networks/: cdcgan, keras_book, mlp, mlp_points.")
+flags.DEFINE_string("network", _DEFAULTS.network, "Network pair from the registry in cgan_tf/networks/: "
+                    "cdcgan, keras_book, mlp, mlp_points (2-D points).")
 flags.DEFINE_string("loss", _DEFAULTS.loss, "GAN loss from the registry in cgan_tf/losses.py: "
                     "nonsaturating, hinge, least_squares, wasserstein (with --gp_weight or --spectral_norm).")
 flags.DEFINE_integer("latent_dim", _DEFAULTS.latent_dim, "Size of the generator's noise vector.")
