@@ -7,6 +7,8 @@ from typing import Optional, Sequence
 from absl import logging
 import tensorflow as tf
 
+from cgan_tf import loss_scale
+
 CHECKPOINT_SUBDIR = "checkpoints"
 CHECKPOINT_NAME = "ckpt"
 # The CheckpointManager's state file: which checkpoints exist, newest last.
@@ -35,17 +37,125 @@ def rng_states(network) -> list:
   return [v for v in network.non_trainable_variables if v.path.endswith("seed_generator_state")]
 
 
-def training_checkpoint(model) -> tf.train.Checkpoint:
-  """Everything needed to continue training exactly: networks, optimizers, RNG states, the step, and the
-  generator's moving average when the run keeps one."""
-  objects = dict(generator=model.generator, discriminator=model.discriminator,
-                 g_optimizer=model.g_optimizer, d_optimizer=model.d_optimizer,
-                 step=model.step_counter,
+# Key suffix of a network's loss scale (dynamic scale and growth counter), saved beside its optimizer.
+LOSS_SCALE_SUFFIX = "_loss_scale"
+OPTIMIZER_KEYS = ("g_optimizer", "d_optimizer")
+
+
+def _optimizers(model) -> dict:
+  return {"g_optimizer": model.g_optimizer, "d_optimizer": model.d_optimizer}
+
+
+def _training_objects(model) -> dict:
+  """The objects of a training checkpoint, by key.
+
+  Each optimizer is saved as the optimizer that updates the weights, and a loss scale (mixed_float16
+  only) under its own key beside it, so one layout serves every precision and a run can continue under
+  another one: the weights and the optimizers' moments carry over, the loss scale starts afresh.
+  """
+  objects = dict(generator=model.generator, discriminator=model.discriminator, step=model.step_counter,
                  generator_rng=rng_states(model.generator),
                  discriminator_rng=rng_states(model.discriminator))
+  for key, optimizer in _optimizers(model).items():
+    objects[key] = loss_scale.inner(optimizer)
+    if loss_scale.is_scaled(optimizer):
+      objects[key + LOSS_SCALE_SUFFIX] = tf.train.Checkpoint(scale=optimizer.dynamic_scale,
+                                                             growth_counter=optimizer.step_counter)
   if model.ema_generator is not None:
     objects["ema_generator"] = model.ema_generator
-  return tf.train.Checkpoint(**objects)
+  return objects
+
+
+def training_checkpoint(model) -> tf.train.Checkpoint:
+  """Everything needed to continue training exactly: networks, optimizers (and loss scales), RNG states,
+  the step, and the generator's moving average when the run keeps one."""
+  return tf.train.Checkpoint(**_training_objects(model))
+
+
+def _restore_objects(model, path: str):
+  """The objects to restore `path` into and what changed since it was written (None: nothing).
+
+  Handles a checkpoint written under another precision: without loss scales (float32, bfloat16) into
+  a mixed_float16 run, which starts a fresh scale; with them into a run without, which drops them; and
+  the layout of earlier versions, which saved a loss-scale optimizer whole under the optimizer's key.
+  """
+  keys = [name for name, _ in tf.train.list_variables(path)]
+  objects = _training_objects(model)
+  scaled_now = loss_scale.is_scaled(model.g_optimizer)
+  saved_scale = any(key.startswith("g_optimizer" + LOSS_SCALE_SUFFIX + "/") for key in keys)
+  saved_wrapped = any(key.startswith("g_optimizer/inner_optimizer/") for key in keys)
+  if saved_wrapped:
+    for key, optimizer in _optimizers(model).items():
+      objects.pop(key + LOSS_SCALE_SUFFIX, None)
+      # A checkpoint of the earlier layout restores whole into a loss-scale optimizer; into a plain one,
+      # only the wrapped optimizer's state is taken.
+      objects[key] = optimizer if scaled_now else tf.train.Checkpoint(inner_optimizer=optimizer)
+    saved_scale = True
+  if saved_scale == scaled_now:
+    return objects, None
+  if scaled_now:
+    for key in OPTIMIZER_KEYS:
+      objects.pop(key + LOSS_SCALE_SUFFIX)
+    return objects, ("it was written without loss scaling (float32 or mixed_bfloat16); the weights and the "
+                     "optimizers' state continue under mixed_float16 with a fresh loss scale")
+  return objects, ("it was written under mixed_float16; the weights and the optimizers' state continue "
+                   "without its loss scale")
+
+
+def _check_weight_dtypes(model, path: str, precision: str) -> None:
+  """Refuses a checkpoint whose weights are in another dtype (float64 vs float32) than the run's.
+
+  Mixed policies keep float32 weights, so float32, mixed_float16 and mixed_bfloat16 runs continue one
+  another; float64 weights (the numerical checks' precision) cannot continue in float32 or back without
+  changing the trained values.
+
+  Raises:
+    CheckpointError: naming --precision, the checkpoint's weight dtype and what to do.
+  """
+  saved = tf.train.load_checkpoint(path).get_variable_to_dtype_map()
+  prefix = "generator/"
+  saved_float = {dtype.name for name, dtype in saved.items()
+                 if name.startswith(prefix) and name.endswith(".ATTRIBUTES/VARIABLE_VALUE") and dtype.is_floating}
+  wanted = {tf.as_dtype(v.dtype).name for v in model.generator.trainable_variables}
+  if saved_float and wanted and saved_float != wanted:
+    raise CheckpointError(
+        f"--precision={precision}: the checkpoint {path} holds {'/'.join(sorted(saved_float))} weights, and "
+        f"this precision trains {'/'.join(sorted(wanted))} weights; resume with the precision the run was "
+        f"started with (float64 runs continue only in float64), or start a new --run_dir")
+
+
+def restore_training(model, directory: str, precision: str) -> Optional[str]:
+  """Restores the newest readable training checkpoint in `directory` into `model`.
+
+  A checkpoint written under another precision continues under this one (see `_restore_objects`); the
+  log says what changed.
+
+  Returns:
+    The path restored, or None when the directory holds no checkpoint.
+
+  Raises:
+    CheckpointError: when checkpoints exist but none can be read, or their weights' dtype cannot
+      continue under `precision` (checked before anything is restored).
+  """
+  candidates = _candidates(directory)
+  if candidates:
+    try:
+      _check_weight_dtypes(model, candidates[0], precision)
+    except (tf.errors.OpError, ValueError):
+      pass  # An unreadable newest checkpoint: the loop below falls back to an older one.
+  notes = {}
+
+  def restore(path):
+    objects, notes[path] = _restore_objects(model, path)
+    status = tf.train.Checkpoint(**objects).restore(path)
+    if notes[path]:
+      status.expect_partial()
+    status.assert_existing_objects_matched()
+
+  path = _restore_first_readable(directory, restore)
+  if path and notes.get(path):
+    logging.info("Precision change on resume from %s: %s", path, notes[path])
+  return path
 
 
 def manager(checkpoint: tf.train.Checkpoint, directory: str, keep: int) -> tf.train.CheckpointManager:
@@ -125,9 +235,33 @@ def repair_state_file(directory: str) -> None:
     tf.io.gfile.rename(state_path, state_path + ".unreadable", overwrite=True)
 
 
+def _restore_first_readable(directory: str, restore) -> Optional[str]:
+  """Calls `restore(path)` on each checkpoint in `directory`, newest first, until one succeeds.
+
+  Returns:
+    The path restored, or None when the directory holds no checkpoint.
+
+  Raises:
+    CheckpointError: when checkpoints exist but none of them can be read.
+  """
+  failures = []
+  for path in _candidates(directory):
+    try:
+      restore(path)
+      return path
+    # A damaged file fails in many ways (OpError, ValueError, IndexError "Read less bytes than
+    # requested" for a truncated one, ...); each means the same: try the next older checkpoint.
+    except Exception as e:  # pylint: disable=broad-except
+      logging.warning("Checkpoint %s cannot be restored, trying an older one: %s", path, e)
+      failures.append(f"{path}: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}")
+  if failures:
+    raise CheckpointError(f"no checkpoint in {directory} can be restored: {'; '.join(failures)}")
+  return None
+
+
 def restore_newest(checkpoint: tf.train.Checkpoint, directory: str, partial: bool = False
                    ) -> Optional[str]:
-  """Restores the newest checkpoint in `directory` that reads back, skipping broken ones.
+  """Restores the newest checkpoint in `directory` that reads back into `checkpoint`, skipping broken ones.
 
   Args:
     checkpoint: the objects to restore into.
@@ -140,20 +274,12 @@ def restore_newest(checkpoint: tf.train.Checkpoint, directory: str, partial: boo
   Raises:
     CheckpointError: when checkpoints exist but none of them can be read.
   """
-  failures = []
-  for path in _candidates(directory):
-    try:
-      status = checkpoint.restore(path)
-      if partial:
-        status.expect_partial()
-      else:
-        status.assert_existing_objects_matched()
-      return path
-    # A damaged file fails in many ways (OpError, ValueError, IndexError "Read less bytes than
-    # requested" for a truncated one, ...); each means the same: try the next older checkpoint.
-    except Exception as e:  # pylint: disable=broad-except
-      logging.warning("Checkpoint %s cannot be restored, trying an older one: %s", path, e)
-      failures.append(f"{path}: {type(e).__name__}")
-  if failures:
-    raise CheckpointError(f"no checkpoint in {directory} can be restored: {'; '.join(failures)}")
-  return None
+
+  def restore(path):
+    status = checkpoint.restore(path)
+    if partial:
+      status.expect_partial()
+    else:
+      status.assert_existing_objects_matched()
+
+  return _restore_first_readable(directory, restore)

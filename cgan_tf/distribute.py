@@ -68,11 +68,25 @@ def create_strategy(config: Config) -> tf.distribute.Strategy:
     devices = [d.name for d in (gpus or cpus[:max(config.num_cpu_devices, 1)])]
     return tf.distribute.MirroredStrategy(devices)
   if name == "tpu":
+    return _tpu_strategy()
+  raise ConfigError(f"--strategy: unknown strategy {config.strategy!r}")
+
+
+def _tpu_strategy() -> tf.distribute.TPUStrategy:
+  """TPUStrategy over the TPU this machine is attached to (Cloud TPU VM, or TPU_NAME set).
+
+  Raises:
+    ConfigError: when no TPU can be found or reached.
+  """
+  try:
     resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
     tf.config.experimental_connect_to_cluster(resolver)
     tf.tpu.experimental.initialize_tpu_system(resolver)
-    return tf.distribute.TPUStrategy(resolver)
-  raise ConfigError(f"--strategy: unknown strategy {config.strategy!r}")
+  except (ValueError, RuntimeError, tf.errors.OpError) as e:
+    raise ConfigError(f"--strategy=tpu: no TPU found on this machine ({type(e).__name__}: "
+                      f"{str(e).splitlines()[0] if str(e) else ''}); run on a TPU VM or set TPU_NAME, or use "
+                      f"--strategy=auto") from e
+  return tf.distribute.TPUStrategy(resolver)
 
 
 def config_timeout_seconds() -> float:
@@ -81,9 +95,12 @@ def config_timeout_seconds() -> float:
 
 
 def resolve_precision(config: Config) -> str:
-  """auto -> mixed_float16 when a GPU is visible, float32 otherwise."""
+  """auto -> mixed_bfloat16 on TPUs (their matrix units compute in bfloat16), mixed_float16 when a GPU
+  is visible, float32 otherwise."""
   if config.precision != "auto":
     return config.precision
+  if config.strategy == "tpu":
+    return "mixed_bfloat16"
   return "mixed_float16" if tf.config.list_logical_devices("GPU") else "float32"
 
 
@@ -94,8 +111,8 @@ def set_precision(policy: str) -> None:
 def resolve_xla(config: Config, strategy: tf.distribute.Strategy) -> str:
   """Chooses how to use XLA for this strategy and says why in the log.
 
-  Keras refuses to compile a whole step under tf.distribute (PITFALLS items 3-4), so under several
-  replicas only each replica's gradient computation is compiled; the cross-replica gradient reduction
+  Keras refuses to compile a whole step under tf.distribute (and XLA under MirroredStrategy fails to
+  reach the other devices' variables), so under several replicas only each replica's gradient computation is compiled; the cross-replica gradient reduction
   and the optimizer updates stay outside XLA.
 
   Raises:

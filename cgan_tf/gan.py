@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from cgan_tf import augment
 from cgan_tf import layers as cgan_layers
+from cgan_tf import loss_scale
 from cgan_tf import losses
 from cgan_tf import penalties
 from cgan_tf import rng
@@ -32,6 +33,8 @@ REAL_AUGMENT_STREAM = 10
 FAKE_AUGMENT_STREAM = 11
 GENERATOR_AUGMENT_STREAM = 12
 PENALTY_STREAM = 13
+DROPOUT_STREAM = 14
+GENERATOR_DROPOUT_STREAM = 15
 D_STREAM_BASE = 100
 UPDATE_SCHEMES = ("alternating", "simultaneous")
 
@@ -104,20 +107,20 @@ class ConditionalGAN(keras.Model):
     self.options = StepOptions()
     self.spectral_layers = cgan_layers.spectral_norm_layers(discriminator)
     # The sub-networks are built; the wrapper must count as built too or fit() tries to call it
-    # on the first batch under a strategy (PITFALLS item 2).
+    # on the first batch under a strategy ("Unable to automatically build the model").
     self.built = True
 
   def compile(self, d_optimizer, g_optimizer, options=StepOptions(), xla_plan="off", steps_per_execution=1):
     """Sets the two optimizers, how a step trains, and how XLA is used.
 
     Args:
-      d_optimizer: updates the discriminator (a LossScaleOptimizer under mixed_float16).
+      d_optimizer: updates the discriminator (a loss-scale optimizer under mixed_float16).
       g_optimizer: updates the generator.
       options: a `StepOptions`.
       xla_plan: 'whole_step', 'per_replica' or 'off' (see `distribute.resolve_xla`).
       steps_per_execution: train steps per call into the compiled function.
     """
-    # jit_compile must reach super().compile or it is silently dropped (PITFALLS item 3).
+    # jit_compile must reach super().compile or Keras silently drops it.
     super().compile(jit_compile=xla_plan == "whole_step", steps_per_execution=steps_per_execution)
     if options.update_scheme not in UPDATE_SCHEMES:
       raise ValueError(f"update_scheme must be one of {UPDATE_SCHEMES}, got {options.update_scheme!r}")
@@ -212,11 +215,16 @@ class ConditionalGAN(keras.Model):
     start = tf.cast(replica_id, tf.int32) * batch_size
     return augment.slice_parameters(params, start, batch_size)
 
+  def _dropout_seed(self, step, stream, replica_id):
+    """Dropout masks for this replica's rows, a pure function of (seed, step, stream, position)."""
+    return cgan_layers.dropout_seed(self.step_seed(step, stream), replica_id, self.global_batch_size)
+
   # --- Gradients ---------------------------------------------------------------------------------
 
   def _scaled_average(self, per_example, optimizer):
-    # Divide by the *global* batch: the optimizers sum gradients over replicas (PITFALLS item 6);
-    # then scale for a LossScaleOptimizer (identity otherwise; PITFALLS item 7).
+    # Divide by the *global* batch: the optimizers sum gradients over replicas, so N replicas would
+    # otherwise train with N times the learning rate. Then multiply by the network's own loss scale
+    # (identity without one): Keras scales only a compiled model's single optimizer by itself.
     return optimizer.scale_loss(
         tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch_size))
 
@@ -234,18 +242,21 @@ class ConditionalGAN(keras.Model):
     total, logged = 0.0, {}
     critic = lambda samples: self.discriminate(samples, real_labels, True)  # noqa: E731
     batch_size = tf.shape(real)[0]
+    # The inner input-gradient runs in the compute dtype: under float16 it is loss-scaled like D's own
+    # gradients, or small gradients would underflow to zero and silently switch the penalty off.
+    scale = loss_scale.scale(self.d_optimizer)
     if self.options.gp_weight:
       # Interpolates take the real labels: the penalty asks D to be 1-Lipschitz in the image for each class.
       alpha = self._replica_slice(
           rng.uniform([self.global_batch_size], self.step_seed(step, stream + PENALTY_STREAM)), batch_size,
           replica_id)
-      penalty = penalties.gradient_penalty(critic, real, fake, alpha)
+      penalty = penalties.gradient_penalty(critic, real, fake, alpha, scale)
       total += self.options.gp_weight * penalty
       logged["gradient_penalty"] = tf.reduce_mean(penalty)
     if self.options.r1_gamma:
       every = self.options.r1_every
       # Lazy R1 (StyleGAN2): every `every` steps, weighted up by `every`, so its average pull is the same.
-      penalty = tf.cond(tf.equal(tf.math.floormod(step, every), 0), lambda: penalties.r1_penalty(critic, real),
+      penalty = tf.cond(tf.equal(tf.math.floormod(step, every), 0), lambda: penalties.r1_penalty(critic, real, scale),
                         lambda: tf.zeros([batch_size], tf.float32))
       total += (0.5 * self.options.r1_gamma * every) * penalty
       logged["r1_penalty"] = tf.reduce_mean(penalty)
@@ -257,7 +268,8 @@ class ConditionalGAN(keras.Model):
     noise, fake_labels = self.draw_latents(step, batch_size, replica_id)
     real_params = self._augment_parameters(step, REAL_AUGMENT_STREAM, batch_size, replica_id, real.shape[1:])
     fake_params = self._augment_parameters(step, FAKE_AUGMENT_STREAM, batch_size, replica_id, real.shape[1:])
-    with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+    with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape, self._dropout_seed(step, DROPOUT_STREAM,
+                                                                                       replica_id):
       fake = self.generate(noise, fake_labels, True)
       real_in, fake_in = self._augment(real, real_params), self._augment(fake, fake_params)
       real_logits = self.discriminate(real_in, real_labels, True)
@@ -283,7 +295,7 @@ class ConditionalGAN(keras.Model):
                                                            replica_id, real.shape[1:]))
     fake_in = self._augment(fake, self._augment_parameters(step, stream + FAKE_AUGMENT_STREAM, batch_size,
                                                            replica_id, real.shape[1:]))
-    with tf.GradientTape() as d_tape:
+    with tf.GradientTape() as d_tape, self._dropout_seed(step, stream + DROPOUT_STREAM, replica_id):
       real_logits = self.discriminate(real_in, real_labels, True)
       fake_logits = self.discriminate(fake_in, fake_labels, True)
       d_per_example = self.loss_pair.discriminator(real_logits, fake_logits)
@@ -297,7 +309,7 @@ class ConditionalGAN(keras.Model):
     noise, fake_labels = self.draw_latents(step, batch_size, replica_id, GENERATOR_STREAM)
     params = self._augment_parameters(step, GENERATOR_AUGMENT_STREAM, batch_size, replica_id,
                                       self.generator.output.shape[1:])
-    with tf.GradientTape() as g_tape:
+    with tf.GradientTape() as g_tape, self._dropout_seed(step, GENERATOR_DROPOUT_STREAM, replica_id):
       fake = self.generate(noise, fake_labels, True)
       fake_logits = self.discriminate(self._augment(fake, params), fake_labels, True)
       g_per_example = self.loss_pair.generator(fake_logits)
@@ -353,7 +365,7 @@ class ConditionalGAN(keras.Model):
       self.trackers[name].update_state(value)
     logs = {name: tracker.result() for name, tracker in self.trackers.items()}
     for name, optimizer in (("d_loss_scale", self.d_optimizer), ("g_loss_scale", self.g_optimizer)):
-      if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+      if loss_scale.is_scaled(optimizer):
         logs[name] = optimizer.dynamic_scale
     if isinstance(self.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
       # Keras 3.15 reduces logs under several workers with strategy.reduce("MEAN", axis=0), which

@@ -1,13 +1,24 @@
 """Layers the modern conditional-GAN options need: spectral normalization, conditional batch
-normalization and the projection discriminator's output.
+normalization, the projection discriminator's output, and dropout that is the same on any number of
+replicas.
+
+Under a mixed precision policy a layer receives inputs in its compute dtype but owns float32 variables;
+every layer here casts what it mixes to `self.compute_dtype` and builds its sub-layers under its own
+dtype policy, so it works under float32, mixed_float16, mixed_bfloat16 and float64 alike.
 
 Each is registered for Keras serialization, so a generator that uses one still saves to `.keras` and loads
 back with `safe_mode=True` (after `import cgan_tf.layers`).
 """
 
+import contextlib
+import threading
+
 import keras
 from keras import layers
 from keras import ops
+import tensorflow as tf
+
+from cgan_tf import rng
 
 PACKAGE = "cgan_tf"
 
@@ -103,8 +114,6 @@ def batch_normalization(**kwargs):
   batch, and each replica's moving averages would silently drift apart (a variable without aggregation
   keeps whatever each replica assigns). Synchronized statistics make both the same as one replica.
   """
-  import tensorflow as tf  # The strategy decides; built inside its scope.
-
   synchronized = tf.distribute.get_strategy().num_replicas_in_sync > 1
   return layers.BatchNormalization(synchronized=synchronized, **kwargs)
 
@@ -124,7 +133,8 @@ class ConditionalBatchNorm(layers.Layer):
     self.epsilon = epsilon
     self.synchronized = synchronized
     self.normalize = layers.BatchNormalization(center=False, scale=False, momentum=momentum, epsilon=epsilon,
-                                               synchronized=synchronized, name="normalize")
+                                               synchronized=synchronized, dtype=self.dtype_policy,
+                                               name="normalize")
 
   def build(self, input_shape):
     feature_shape, _ = input_shape
@@ -137,12 +147,12 @@ class ConditionalBatchNorm(layers.Layer):
     x, label = inputs
     x = self.normalize(x, training=training)
     label = ops.cast(label, "int32")
-    gamma = ops.take(self.gamma, label, axis=0)
-    beta = ops.take(self.beta, label, axis=0)
+    gamma = ops.cast(ops.take(self.gamma, label, axis=0), self.compute_dtype)
+    beta = ops.cast(ops.take(self.beta, label, axis=0), self.compute_dtype)
     spatial = [1] * (len(x.shape) - 2)
     gamma = ops.reshape(gamma, (-1, *spatial, gamma.shape[-1]))
     beta = ops.reshape(beta, (-1, *spatial, beta.shape[-1]))
-    return x * ops.cast(1.0 + gamma, x.dtype) + ops.cast(beta, x.dtype)
+    return ops.cast(x, self.compute_dtype) * (1.0 + gamma) + beta
 
   def compute_output_shape(self, input_shape):
     return input_shape[0]
@@ -154,8 +164,6 @@ class ConditionalBatchNorm(layers.Layer):
 
 def conditional_batch_normalization(num_classes, **kwargs):
   """A ConditionalBatchNorm, synchronized over replicas like `batch_normalization`."""
-  import tensorflow as tf
-
   return ConditionalBatchNorm(num_classes, synchronized=tf.distribute.get_strategy().num_replicas_in_sync > 1,
                               **kwargs)
 
@@ -171,7 +179,7 @@ class ProjectionLogit(layers.Layer):
     super().__init__(**kwargs)
     self.num_classes = num_classes
     self.spectral_norm = spectral_norm
-    self.linear = dense(1, spectral_norm, name="linear")
+    self.linear = dense(1, spectral_norm, dtype=self.dtype_policy, name="linear")
 
   def build(self, input_shape):
     feature_shape, _ = input_shape
@@ -201,12 +209,89 @@ class ProjectionLogit(layers.Layer):
 
   def call(self, inputs, training=None):
     features, label = inputs
-    embedded = ops.take(self._embedding_matrix(), ops.cast(label, "int32"), axis=0)
-    projection = ops.sum(ops.cast(embedded, features.dtype) * features, axis=-1, keepdims=True)
-    return self.linear(features) + projection
+    features = ops.cast(features, self.compute_dtype)
+    embedded = ops.cast(ops.take(self._embedding_matrix(), ops.cast(label, "int32"), axis=0), self.compute_dtype)
+    projection = ops.sum(embedded * features, axis=-1, keepdims=True)
+    return ops.cast(self.linear(features), self.compute_dtype) + projection
 
   def compute_output_shape(self, input_shape):
     return (input_shape[0][0], 1)
 
   def get_config(self):
     return {**super().get_config(), "num_classes": self.num_classes, "spectral_norm": self.spectral_norm}
+
+
+# --- Dropout that does not depend on how many replicas share the batch ---------------------------------
+
+_DROPOUT_STATE = threading.local()
+
+
+class _DropoutSeed:
+  """The dropout masks of one network call site in a train step: the step's seed, and where this
+  replica's rows sit in the global batch. Counts the dropout calls made under it, so each call (real
+  batch, fake batch, penalty) draws its own mask."""
+
+  def __init__(self, seed, replica_id, global_batch_size):
+    self.seed = seed
+    self.replica_id = replica_id
+    self.global_batch_size = global_batch_size
+    self.calls = 0
+
+  def next_seed(self):
+    self.calls += 1
+    return rng.fold_in(self.seed, self.calls)
+
+
+@contextlib.contextmanager
+def dropout_seed(seed, replica_id, global_batch_size):
+  """Makes every `BatchDropout` called inside draw its mask from `seed` for this replica's rows.
+
+  The mask of example i of the global batch is then a pure function of (seed, i): one replica over the
+  whole batch and N replicas over its slices drop the same units, and a resumed run drops what the
+  uninterrupted one would have. Replica threads each hold their own context.
+
+  Args:
+    seed: a [2] stateless seed (the step's, folded with a stream).
+    replica_id: int32 scalar tensor, this replica's index in its sync group.
+    global_batch_size: rows of the global batch the replica's slice is cut from.
+  """
+  stack = getattr(_DROPOUT_STATE, "stack", None)
+  if stack is None:
+    stack = _DROPOUT_STATE.stack = []
+  stack.append(_DropoutSeed(seed, replica_id, global_batch_size))
+  try:
+    yield
+  finally:
+    stack.pop()
+
+
+def _current_dropout_seed():
+  stack = getattr(_DROPOUT_STATE, "stack", None)
+  return stack[-1] if stack else None
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class BatchDropout(layers.Dropout):
+  """Dropout whose mask is cut from a mask over the global batch, drawn from the train step's seed.
+
+  Keras's Dropout draws from a seed generator whose state is mirrored, so under N replicas every replica
+  drops the same units of its own examples: not what one device does over the whole batch. Inside a
+  `dropout_seed` context this layer draws the global batch's mask statelessly and keeps its replica's
+  rows; outside one (a network called directly, in training mode) it is Keras's Dropout.
+  """
+
+  def call(self, inputs, training=False):
+    context = _current_dropout_seed()
+    if not training or self.rate == 0 or context is None:
+      return super().call(inputs, training=training)
+    batch_size = tf.shape(inputs)[0]
+    global_shape = tf.concat([[context.global_batch_size], tf.shape(inputs)[1:]], axis=0)
+    start = tf.cast(context.replica_id, tf.int32) * batch_size
+    keep = rng.uniform(global_shape, context.next_seed())[start:start + batch_size] >= self.rate
+    kept = inputs / ops.cast(1.0 - self.rate, inputs.dtype)
+    return tf.where(keep, kept, tf.zeros_like(inputs))
+
+
+def dropout(rate, **kwargs):
+  """Dropout that gives the same masks on one or several replicas (see `BatchDropout`)."""
+  return BatchDropout(rate, **kwargs)

@@ -14,6 +14,7 @@ from cgan_tf import config as config_lib
 from cgan_tf import data as data_lib
 from cgan_tf import distribute
 from cgan_tf import gan
+from cgan_tf import loss_scale
 from cgan_tf import networks
 from cgan_tf import points
 from cgan_tf import samples
@@ -32,13 +33,8 @@ OPTIMIZERS = {
 
 
 def make_optimizer(learning_rate: float, config: Config, precision: str):
-  """The configured optimizer, wrapped in a LossScaleOptimizer under mixed_float16."""
-  optimizer = OPTIMIZERS[config.optimizer](learning_rate, config)
-  if precision == "mixed_float16":
-    # Each network gets its own loss scale; compile(auto_scale_loss=...) would only wrap one optimizer
-    # (PITFALLS item 7).
-    optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-  return optimizer
+  """The configured optimizer, wrapped in a loss-scale optimizer under mixed_float16."""
+  return loss_scale.wrap(OPTIMIZERS[config.optimizer](learning_rate, config), precision)
 
 
 def step_options(config: Config) -> gan.StepOptions:
@@ -62,7 +58,7 @@ def build_gan(config: Config, precision: str, xla_plan: str) -> gan.ConditionalG
   generator, discriminator = networks.build_networks(config)
   if xla_plan == distribute.XLA_PER_REPLICA and has_batch_normalization(generator, discriminator):
     # Synchronized batch statistics are an all-reduce, which cannot run inside one replica's compiled
-    # function; compiling the whole step is refused under a strategy (PITFALLS item 4).
+    # function, and Keras refuses to compile the whole step under a tf.distribute strategy.
     if config.xla == "on":
       raise ConfigError(f"--xla=on: network {config.network!r} uses batch normalization, whose statistics are "
                         f"synchronized over the replicas and cannot be compiled per replica; use --xla=off "
@@ -75,8 +71,8 @@ def build_gan(config: Config, precision: str, xla_plan: str) -> gan.ConditionalG
     ema_generator.set_weights(generator.get_weights())
   d_optimizer = make_optimizer(config.d_learning_rate, config, precision)
   g_optimizer = make_optimizer(config.g_learning_rate, config, precision)
-  # Build the optimizer state now, in the scope: building it lazily inside fit under a strategy
-  # fails in Keras 3.15 (PITFALLS item 1).
+  # Build the optimizer state now, in the scope: Keras 3.15 building it lazily inside fit under a
+  # strategy fails ("You must feed a value for placeholder tensor").
   d_optimizer.build(discriminator.trainable_variables)
   g_optimizer.build(generator.trainable_variables)
   model = gan.ConditionalGAN(generator, discriminator, config.latent_dim, config.num_classes,
@@ -165,8 +161,8 @@ def train(config: Config, extra_callbacks=()) -> gan.ConditionalGAN:
 
   with strategy.scope():
     model = build_gan(config, precision, xla_plan)
+  restored = checkpoints.restore_training(model, checkpoints.checkpoint_dir(config.run_dir), precision)
   checkpoint = checkpoints.training_checkpoint(model)
-  restored = checkpoints.restore_newest(checkpoint, checkpoints.checkpoint_dir(config.run_dir))
   start_step = int(model.step_counter.numpy())
   if restored:
     logging.info("Resumed from %s at step %d", restored, start_step)
@@ -180,7 +176,7 @@ def train(config: Config, extra_callbacks=()) -> gan.ConditionalGAN:
     return model
 
   writer = tf.summary.create_file_writer(os.path.join(output_dir, "logs"))
-  # A damaged state file would stop the manager from being created; restore_newest found the checkpoints
+  # A damaged state file would stop the manager from being created; restore_training found the checkpoints
   # by name instead.
   checkpoints.repair_state_file(checkpoints.checkpoint_dir(output_dir))
   manager = checkpoints.manager(checkpoint, checkpoints.checkpoint_dir(output_dir),

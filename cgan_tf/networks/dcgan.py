@@ -54,7 +54,7 @@ def discriminator(config, d_conditioning):
     x = cgan_layers.conv2d(config.d_filters, 3, sn, strides=2, padding="same", name=f"d_down{stage}")(x)
     x = layers.LeakyReLU(0.2)(x)
   x = layers.Flatten()(x)
-  x = layers.Dropout(config.d_dropout)(x)
+  x = cgan_layers.dropout(config.d_dropout)(x)
   logit = blocks.discriminator_output(x, label, config, d_conditioning, sn)
   return keras.Model(model_inputs, logit, name="discriminator")
 
