@@ -2,7 +2,8 @@
 
 Each recipe trains in a fresh process for --minutes of training time (`--train_minutes`: evaluation during
 training is not counted), then its last checkpoint is measured with `--mode=eval` (conditional accuracy,
-Fréchet classifier distance overall and per class, KID, CAS) beside the real-data floor; the table's columns are the headline figures the report names (from the
+Fréchet classifier distance overall and per class, KID, precision and recall overall and per class, CAS)
+beside the real-data floor; the table's columns are the headline figures the report names (from the
 metric registry). Recipes run one after another, never side by side, so each has the machine to itself.
 
   python tools/compare_recipes.py --minutes=15 --out=runs/compare

@@ -13,6 +13,7 @@ import numpy as np
 from cgan_tf.evaluation import accuracy
 from cgan_tf.evaluation import frechet
 from cgan_tf.evaluation import kid
+from cgan_tf.evaluation import precision_recall
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,6 +115,21 @@ def _intra_frechet(candidate: SampleSet, reference: SampleSet, context: MetricCo
 def _kid(candidate: SampleSet, reference: SampleSet, context: MetricContext):
   mean, std = kid.kernel_distance(candidate.features, reference.features, seed=context.seed)
   return {"kid": mean, "kid_std": std}
+
+
+@register("precision_recall", headline=("precision", "recall"))
+def _precision_recall(candidate: SampleSet, reference: SampleSet, context: MetricContext):
+  del context
+  precision, recall = precision_recall.precision_recall(reference.features, candidate.features)
+  return {"precision": precision, "recall": recall}
+
+
+@register("intra_precision_recall", needs_labels=True, headline=("intra_precision", "intra_recall"))
+def _intra_precision_recall(candidate: SampleSet, reference: SampleSet, context: MetricContext):
+  precision, recall, precisions, recalls = precision_recall.intra_class_precision_recall(
+      reference.features, reference.labels, candidate.features, candidate.labels, context.num_classes)
+  return {"intra_precision": precision, "intra_recall": recall, **_per_class("precision", precisions),
+          **_per_class("recall", recalls)}
 
 
 @register("cas", needs_labels=True, headline=("cas",))
