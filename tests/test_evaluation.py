@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 
 import numpy as np
 from PIL import Image
@@ -167,6 +168,19 @@ def test_registrations_say_which_metrics_need_labels_and_what_they_headline():
   assert {"frechet_distance", "kid", "precision", "recall", "intra_precision", "intra_recall"} <= set(headline)
   assert not any("/class_" in name or name == "kid_std" for name in headline)
   assert {"precision_recall", "intra_precision_recall"} <= set(Config().eval_metrics.split(","))
+
+
+@pytest.mark.parametrize("eval_samples, eval_metrics, needs", [
+    (19, "frechet", "frechet needs 2"),
+    (39, "frechet,intra_precision_recall", "intra_precision_recall needs 4"),
+])
+def test_too_few_samples_per_class_for_a_metric_name_the_flag(eval_samples, eval_metrics, needs):
+  from cgan_tf.evaluation import report
+
+  ten_classes = types.SimpleNamespace(class_names=[str(k) for k in range(10)])
+  config = Config(eval_samples=eval_samples, eval_metrics=eval_metrics)
+  with pytest.raises(ConfigError, match=f"--eval_samples.*{needs}"):
+    report.Measurement(config, None, None, ten_classes)
 
 
 def test_printed_table_puts_precision_and_recall_beside_their_floor():

@@ -55,21 +55,23 @@ class Registration:
       cannot be measured with it.
     headline: the figures it returns that are printed, logged to TensorBoard and tabled; the others
       (per-class figures, spreads) are in the JSON report and metrics.jsonl only.
+    min_per_class: the fewest images of each class it can measure.
   """
 
   compute: Metric
   needs_labels: bool
   headline: Tuple[str, ...]
+  min_per_class: int
 
 
 METRICS: Dict[str, Registration] = {}
 
 
-def register(name: str, *, needs_labels: bool = False, headline: Tuple[str, ...] = ()):
+def register(name: str, *, needs_labels: bool = False, headline: Tuple[str, ...] = (), min_per_class: int = 2):
   """Adds the decorated metric to `METRICS` under `name`, with what it needs and what it headlines."""
 
   def wrap(metric: Metric) -> Metric:
-    METRICS[name] = Registration(metric, needs_labels, tuple(headline))
+    METRICS[name] = Registration(metric, needs_labels, tuple(headline), min_per_class)
     return metric
 
   return wrap
@@ -124,7 +126,9 @@ def _precision_recall(candidate: SampleSet, reference: SampleSet, context: Metri
   return {"precision": precision, "recall": recall}
 
 
-@register("intra_precision_recall", needs_labels=True, headline=("intra_precision", "intra_recall"))
+# Each class's k-nearest-neighbour manifold needs more than k images of that class.
+@register("intra_precision_recall", needs_labels=True, headline=("intra_precision", "intra_recall"),
+          min_per_class=precision_recall.NEIGHBOURS + 1)
 def _intra_precision_recall(candidate: SampleSet, reference: SampleSet, context: MetricContext):
   precision, recall, precisions, recalls = precision_recall.intra_class_precision_recall(
       reference.features, reference.labels, candidate.features, candidate.labels, context.num_classes)

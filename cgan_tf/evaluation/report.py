@@ -49,9 +49,6 @@ class Measurement:
                test_data: data_lib.ImageData):
     self.num_classes = len(test_data.class_names)
     self.per_class = config.eval_samples // self.num_classes
-    if self.per_class < 2:
-      raise ConfigError(f"--eval_samples: {config.eval_samples} gives fewer than two images for each of "
-                        f"the {self.num_classes} classes")
     self.conditional = not config.unconditional
     self.names = metric_names(config)
     if not self.conditional:
@@ -63,6 +60,11 @@ class Measurement:
         label_free = [name for name in metrics_lib.METRICS if not metrics_lib.needs_labels(name)]
         raise ConfigError(f"--eval_metrics: {config.eval_metrics!r} are all about classes, and this generator "
                           f"has none; add one of {', '.join(label_free)}")
+    needed = {name: metrics_lib.METRICS[name].min_per_class for name in self.names}
+    short = [f"{name} needs {count}" for name, count in needed.items() if self.per_class < count]
+    if short:
+      raise ConfigError(f"--eval_samples: {config.eval_samples} gives {self.per_class} images for each of the "
+                        f"{self.num_classes} classes; {', '.join(short)}")
     self.seed = config.eval_seed
     self.evaluator = evaluator
     self.context = metrics_lib.MetricContext(self.num_classes, config.eval_seed, config.cas_epochs)
