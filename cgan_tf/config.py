@@ -111,7 +111,7 @@ class Config:
   evaluator_epochs: int = 5
   eval_every: int = 0
   eval_samples: int = 10000
-  eval_metrics: str = "conditional_accuracy,frechet,intra_frechet,kid,cas"
+  eval_metrics: str = "conditional_accuracy,frechet,intra_frechet,kid,precision_recall,intra_precision_recall,cas"
   eval_seed: int = 0
   eval_source: str = "checkpoint"
   eval_report: str = ""

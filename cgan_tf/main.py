@@ -161,7 +161,8 @@ flags.DEFINE_integer("eval_every", _DEFAULTS.eval_every, "During training: measu
 flags.DEFINE_integer("eval_samples", _DEFAULTS.eval_samples, "Images per measurement, equal per class "
                      "(generated, and real train images for the floor).")
 flags.DEFINE_string("eval_metrics", _DEFAULTS.eval_metrics, "Comma-separated metrics from the registry in "
-                    "cgan_tf/evaluation/metrics.py: conditional_accuracy, frechet, intra_frechet, kid, cas.")
+                    "cgan_tf/evaluation/metrics.py: conditional_accuracy, frechet, intra_frechet, kid, "
+                    "precision_recall, intra_precision_recall, cas.")
 flags.DEFINE_integer("eval_seed", _DEFAULTS.eval_seed, "Seed of the evaluation noise and subsets (the same "
                      "seed gives the same report).")
 flags.DEFINE_string("eval_source", _DEFAULTS.eval_source, "--mode=eval: 'checkpoint' (the run's newest), "

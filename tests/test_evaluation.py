@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 
 import numpy as np
 from PIL import Image
@@ -148,13 +149,50 @@ def test_registry_computes_named_metrics_only():
   labels = np.arange(40) % 2
   make = lambda shift: metrics.SampleSet(np.zeros((40, 4, 4, 1), np.uint8), labels,  # noqa: E731
                                          rng.standard_normal((40, 3)) + shift, labels)
-  figures = metrics.compute(["conditional_accuracy", "frechet", "intra_frechet", "kid"], make(0.0),
-                            make(1.0), metrics.MetricContext(num_classes=2))
+  figures = metrics.compute(["conditional_accuracy", "frechet", "intra_frechet", "kid", "precision_recall",
+                             "intra_precision_recall"], make(0.0), make(1.0), metrics.MetricContext(num_classes=2))
   assert figures["conditional_accuracy"] == 1.0
   assert set(figures) >= {"frechet_distance", "intra_frechet_distance", "kid", "kid_std",
-                          "frechet_distance/class_0", "conditional_accuracy/class_1"}
+                          "frechet_distance/class_0", "conditional_accuracy/class_1", "precision", "recall",
+                          "intra_precision", "intra_recall", "precision/class_0", "recall/class_1"}
   assert "cas" not in figures
   assert figures["frechet_distance"] > 1.0
+  for name in ("precision", "recall", "intra_precision", "recall/class_0"):
+    assert 0.0 <= figures[name] <= 1.0
+
+
+def test_registrations_say_which_metrics_need_labels_and_what_they_headline():
+  assert [name for name in metrics.METRICS if metrics.needs_labels(name)] == [
+      "conditional_accuracy", "intra_frechet", "intra_precision_recall", "cas"]
+  headline = metrics.headline()
+  assert {"frechet_distance", "kid", "precision", "recall", "intra_precision", "intra_recall"} <= set(headline)
+  assert not any("/class_" in name or name == "kid_std" for name in headline)
+  assert {"precision_recall", "intra_precision_recall"} <= set(Config().eval_metrics.split(","))
+
+
+@pytest.mark.parametrize("eval_samples, eval_metrics, needs", [
+    (19, "frechet", "frechet needs 2"),
+    (39, "frechet,intra_precision_recall", "intra_precision_recall needs 4"),
+])
+def test_too_few_samples_per_class_for_a_metric_name_the_flag(eval_samples, eval_metrics, needs):
+  from cgan_tf.evaluation import report
+
+  ten_classes = types.SimpleNamespace(class_names=[str(k) for k in range(10)])
+  config = Config(eval_samples=eval_samples, eval_metrics=eval_metrics)
+  with pytest.raises(ConfigError, match=f"--eval_samples.*{needs}"):
+    report.Measurement(config, None, None, ten_classes)
+
+
+def test_printed_table_puts_precision_and_recall_beside_their_floor():
+  from cgan_tf.evaluation import report  # Imports TensorFlow; the maths tests above do not need it.
+
+  generated = dict(frechet_distance=25.0, precision=0.61, recall=0.25, intra_precision=0.55,
+                   intra_recall=0.2, **{"precision/class_0": 0.5})
+  floor = dict(frechet_distance=0.4, precision=0.78, recall=0.77, intra_precision=0.74, intra_recall=0.73)
+  rows = {line.split()[0]: line.split()[1:] for line in report.format_table(generated, floor).splitlines()[1:]}
+  assert rows["precision"] == ["0.6100", "0.7800"] and rows["recall"] == ["0.2500", "0.7700"]
+  assert rows["intra_recall"] == ["0.2000", "0.7300"]
+  assert "precision/class_0" not in rows and "kid" not in rows
 
 
 def test_class_noise_is_a_pure_function_of_its_arguments():

@@ -169,6 +169,21 @@ def test_eval_of_the_best_checkpoint(trained_run, tmp_path):
   assert best_report["generated"]["frechet_distance"] == pytest.approx(best["frechet_distance"], rel=1e-5)
 
 
+def test_eval_report_puts_precision_and_recall_beside_their_floor(trained_run, tmp_path, capsys):
+  eval_report = _eval(trained_run, tmp_path, "precision_recall", eval_source="checkpoint")
+  printed = capsys.readouterr().out.splitlines()
+  for name in ("precision", "recall", "intra_precision", "intra_recall"):
+    assert name in eval_report["headline"]
+    generated, floor = eval_report["generated"][name], eval_report["real_train"][name]
+    assert 0.0 <= generated <= 1.0 and 0.0 <= floor <= 1.0
+    row = next(line.split() for line in printed if line.split()[:1] == [name])
+    assert [float(figure) for figure in row[1:]] == pytest.approx([generated, floor], abs=1e-4)
+  for figures in (eval_report["generated"], eval_report["real_train"]):
+    assert {f"{name}/class_{k}" for name in ("precision", "recall") for k in range(NUM_CLASSES)} <= set(figures)
+  # Real train images fill the test split's manifold; four steps of training cannot.
+  assert eval_report["real_train"]["recall"] > eval_report["generated"]["recall"]
+
+
 def test_eval_without_a_trained_run_names_the_flag(base_config, tmp_path):
   config = base_config.replace(mode="eval", run_dir=str(tmp_path / "empty"), eval_source="checkpoint")
   with pytest.raises(ConfigError, match="--run_dir"):

@@ -119,8 +119,9 @@ def test_unconditional_run_trains_samples_exports_and_measures(smoke_config, tmp
   figures = report.evaluate(config.replace(mode="eval", eval_samples=40, eval_source=version,
                                            eval_report=str(tmp_path / "report.json"), cas_epochs=1,
                                            evaluator_dir=str(tmp_path / "evaluators"), evaluator_epochs=1))
-  assert set(figures["metrics"]) == {"frechet", "kid"}
+  assert set(figures["metrics"]) == {"frechet", "kid", "precision_recall"}
   assert figures["generated"]["frechet_distance"] > 0 and "conditional_accuracy" not in figures["generated"]
+  assert "recall" in figures["generated"] and "intra_recall" not in figures["generated"]
 
 
 MODERN = dict(g_conditioning="cbn", d_conditioning="projection", spectral_norm=True, loss="hinge",

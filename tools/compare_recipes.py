@@ -2,8 +2,9 @@
 
 Each recipe trains in a fresh process for --minutes of training time (`--train_minutes`: evaluation during
 training is not counted), then its last checkpoint is measured with `--mode=eval` (conditional accuracy,
-Fréchet classifier distance overall and per class, KID, CAS) beside the real-data floor. Recipes run one
-after another, never side by side, so each has the machine to itself.
+Fréchet classifier distance overall and per class, KID, precision and recall overall and per class, CAS)
+beside the real-data floor; the table's columns are the headline figures the report names (from the
+metric registry). Recipes run one after another, never side by side, so each has the machine to itself.
 
   python tools/compare_recipes.py --minutes=15 --out=runs/compare
   python tools/compare_recipes.py --recipes=reference,projection_hinge_sn --minutes=5 --out=/tmp/cmp
@@ -52,7 +53,6 @@ RECIPES = {
 }
 COMMON = ["--dataset=fashion_mnist", "--network=cdcgan", "--train_steps=100000000", "--checkpoint_every=500",
           "--sample_every=500", "--log_every=100", "--verbose=0", "--keep_checkpoints=1"]
-HEADLINE = ("conditional_accuracy", "frechet_distance", "intra_frechet_distance", "kid", "cas")
 
 
 def machine() -> str:
@@ -100,8 +100,8 @@ def run(name: str, args, extra: list) -> dict:
   with open(report_path) as f:
     report = json.load(f)
   return dict(name=name, flags=" ".join(recipe_flags(name)[len(COMMON) if name in RECIPES else 0:]),
-              step=report["step"], wall_seconds=round(wall), generated=report["generated"],
-              floor=report["real_train"])
+              step=report["step"], wall_seconds=round(wall), headline=report["headline"],
+              generated=report["generated"], floor=report["real_train"])
 
 
 def main() -> None:
@@ -123,13 +123,14 @@ def main() -> None:
   print(f"Command: python {' '.join(sys.argv)}")
   print(f"Each recipe: {args.minutes:g} minutes of training alone on the machine, then --mode=eval on "
         f"{args.eval_samples} images (equal per class) against the real test split.\n")
-  print("| recipe | steps | " + " | ".join(HEADLINE) + " |")
-  print("|---|---:|" + "---:|" * len(HEADLINE))
+  headline = rows[0]["headline"]  # Every recipe is measured by the same --mode=eval command.
+  print("| recipe | steps | " + " | ".join(headline) + " |")
+  print("|---|---:|" + "---:|" * len(headline))
   for row in rows:
-    figures = " | ".join(f"{row['generated'].get(name, float('nan')):.4f}" for name in HEADLINE)
+    figures = " | ".join(f"{row['generated'].get(name, float('nan')):.4f}" for name in headline)
     print(f"| {row['name']} | {row['step']} | {figures} |")
   floor = rows[0]["floor"]
-  print("| real train images (floor) | | " + " | ".join(f"{floor.get(name, float('nan')):.4f}" for name in HEADLINE)
+  print("| real train images (floor) | | " + " | ".join(f"{floor.get(name, float('nan')):.4f}" for name in headline)
         + " |")
 
 

@@ -20,6 +20,8 @@ PANELS = (
     ("frechet_distance", "Frechet classifier distance (lower is better)"),
     ("intra_frechet_distance", "intra-class Frechet distance (lower is better)"),
     ("kid", "KID (lower is better)"),
+    ("precision", "precision: fidelity (higher is better)"),
+    ("recall", "recall: diversity (higher is better)"),
     ("cas", "classification accuracy score (higher is better)"),
 )
 PANEL_W, PANEL_H, COLUMNS = 520, 340, 2

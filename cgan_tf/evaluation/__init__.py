@@ -1,2 +1,3 @@
 """Measuring what the generator makes, class by class, in the feature space of a classifier trained on
-the real data (conditional accuracy, Fréchet distance overall and per class, KID, CAS)."""
+the real data (conditional accuracy; Fréchet distance, precision and recall, each overall and per class;
+KID; CAS)."""

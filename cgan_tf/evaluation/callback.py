@@ -12,6 +12,7 @@ from cgan_tf import callbacks
 from cgan_tf import checkpoints
 from cgan_tf.checkpoints import CheckpointError
 from cgan_tf.config import Config
+from cgan_tf.evaluation import metrics as metrics_lib
 from cgan_tf.evaluation import report
 
 METRICS_FILE = "metrics.jsonl"
@@ -92,7 +93,7 @@ class EvalCallback(callbacks.StepCallback):
     self._append(dict(step=step, time=time.time(), source="generated", eval_seconds=round(seconds, 1),
                       **figures))
     with self.writer.as_default():
-      for name in report.HEADLINE:
+      for name in metrics_lib.headline():
         if name in figures:
           tf.summary.scalar(f"eval/{name}", figures[name], step=step)
           tf.summary.scalar(f"eval_real/{name}", floor[name], step=step)

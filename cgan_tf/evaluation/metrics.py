@@ -1,17 +1,19 @@
 """The metric registry: each metric maps (a candidate sample set, the real test set) to named figures.
 
-A metric is one function registered by name; `--eval_metrics` lists the names to compute. Candidates are
-generated images (conditioned on their labels) or, for the floor, real train images (with their labels).
+A metric is one function registered by name, with whether it needs the generator's labels and which of
+its figures are the headline; `--eval_metrics` lists the names to compute. Candidates are generated images
+(conditioned on their labels) or, for the floor, real train images (with their labels).
 """
 
 import dataclasses
-from typing import Callable, Dict
+from typing import Callable, Dict, Tuple
 
 import numpy as np
 
 from cgan_tf.evaluation import accuracy
 from cgan_tf.evaluation import frechet
 from cgan_tf.evaluation import kid
+from cgan_tf.evaluation import precision_recall
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,26 +43,55 @@ class MetricContext:
 
 
 Metric = Callable[[SampleSet, SampleSet, MetricContext], Dict[str, float]]
-METRICS: Dict[str, Metric] = {}
-# Metrics that compare each sample with its conditioning label: they need a conditional generator.
-NEED_LABELS = ("conditional_accuracy", "intra_frechet", "cas")
 
 
-def register(name: str):
-  """Adds the decorated metric to `METRICS` under `name`."""
+@dataclasses.dataclass(frozen=True)
+class Registration:
+  """A metric and what the rest of the evaluation needs to know about it.
+
+  Attributes:
+    compute: the metric function.
+    needs_labels: it compares each sample with its conditioning label, so an unconditional generator
+      cannot be measured with it.
+    headline: the figures it returns that are printed, logged to TensorBoard and tabled; the others
+      (per-class figures, spreads) are in the JSON report and metrics.jsonl only.
+    min_per_class: the fewest images of each class it can measure.
+  """
+
+  compute: Metric
+  needs_labels: bool
+  headline: Tuple[str, ...]
+  min_per_class: int
+
+
+METRICS: Dict[str, Registration] = {}
+
+
+def register(name: str, *, needs_labels: bool = False, headline: Tuple[str, ...] = (), min_per_class: int = 2):
+  """Adds the decorated metric to `METRICS` under `name`, with what it needs and what it headlines."""
 
   def wrap(metric: Metric) -> Metric:
-    METRICS[name] = metric
+    METRICS[name] = Registration(metric, needs_labels, tuple(headline), min_per_class)
     return metric
 
   return wrap
+
+
+def needs_labels(name: str) -> bool:
+  """Whether the metric `name` needs the generator's conditioning labels."""
+  return METRICS[name].needs_labels
+
+
+def headline() -> Tuple[str, ...]:
+  """The headline figures of every registered metric, in registration order."""
+  return tuple(figure for registration in METRICS.values() for figure in registration.headline)
 
 
 def _per_class(prefix: str, values) -> Dict[str, float]:
   return {f"{prefix}/class_{k}": float(v) for k, v in enumerate(values)}
 
 
-@register("conditional_accuracy")
+@register("conditional_accuracy", needs_labels=True, headline=("conditional_accuracy",))
 def _conditional_accuracy(candidate: SampleSet, reference: SampleSet, context: MetricContext):
   del reference  # Judged by the evaluator alone.
   overall, per_class = accuracy.conditional_accuracy(candidate.predictions, candidate.labels,
@@ -68,13 +99,13 @@ def _conditional_accuracy(candidate: SampleSet, reference: SampleSet, context: M
   return {"conditional_accuracy": overall, **_per_class("conditional_accuracy", per_class)}
 
 
-@register("frechet")
+@register("frechet", headline=("frechet_distance",))
 def _frechet(candidate: SampleSet, reference: SampleSet, context: MetricContext):
   del context
   return {"frechet_distance": frechet.frechet_distance(candidate.features, reference.features)}
 
 
-@register("intra_frechet")
+@register("intra_frechet", needs_labels=True, headline=("intra_frechet_distance",))
 def _intra_frechet(candidate: SampleSet, reference: SampleSet, context: MetricContext):
   mean, per_class = frechet.intra_class_frechet_distance(candidate.features, candidate.labels,
                                                          reference.features, reference.labels,
@@ -82,13 +113,30 @@ def _intra_frechet(candidate: SampleSet, reference: SampleSet, context: MetricCo
   return {"intra_frechet_distance": mean, **_per_class("frechet_distance", per_class)}
 
 
-@register("kid")
+@register("kid", headline=("kid",))
 def _kid(candidate: SampleSet, reference: SampleSet, context: MetricContext):
   mean, std = kid.kernel_distance(candidate.features, reference.features, seed=context.seed)
   return {"kid": mean, "kid_std": std}
 
 
-@register("cas")
+@register("precision_recall", headline=("precision", "recall"))
+def _precision_recall(candidate: SampleSet, reference: SampleSet, context: MetricContext):
+  del context
+  precision, recall = precision_recall.precision_recall(reference.features, candidate.features)
+  return {"precision": precision, "recall": recall}
+
+
+# Each class's k-nearest-neighbour manifold needs more than k images of that class.
+@register("intra_precision_recall", needs_labels=True, headline=("intra_precision", "intra_recall"),
+          min_per_class=precision_recall.NEIGHBOURS + 1)
+def _intra_precision_recall(candidate: SampleSet, reference: SampleSet, context: MetricContext):
+  precision, recall, precisions, recalls = precision_recall.intra_class_precision_recall(
+      reference.features, reference.labels, candidate.features, candidate.labels, context.num_classes)
+  return {"intra_precision": precision, "intra_recall": recall, **_per_class("precision", precisions),
+          **_per_class("recall", recalls)}
+
+
+@register("cas", needs_labels=True, headline=("cas",))
 def _cas(candidate: SampleSet, reference: SampleSet, context: MetricContext):
   return {"cas": accuracy.classification_accuracy_score(
       candidate.images, candidate.labels, reference.images, reference.labels, context.num_classes,
@@ -99,5 +147,5 @@ def compute(names, candidate: SampleSet, reference: SampleSet, context: MetricCo
   """Runs the named metrics and merges their figures into one flat dict."""
   figures = {}
   for name in names:
-    figures.update(METRICS[name](candidate, reference, context))
+    figures.update(METRICS[name].compute(candidate, reference, context))
   return figures

@@ -29,8 +29,6 @@ REPORT_FILE = "eval_report.json"
 # The invocation's measuring flags win over the ones saved with the run being measured.
 EVAL_FIELDS = ("evaluator_dir", "evaluator_epochs", "eval_samples", "eval_metrics", "eval_seed",
                "eval_source", "eval_report", "cas_epochs", "verbose")
-# Figures printed (and plotted) as the headline; per-class figures are in the JSON report.
-HEADLINE = ("conditional_accuracy", "frechet_distance", "intra_frechet_distance", "kid", "cas")
 
 
 def metric_names(config: Config) -> list:
@@ -51,19 +49,22 @@ class Measurement:
                test_data: data_lib.ImageData):
     self.num_classes = len(test_data.class_names)
     self.per_class = config.eval_samples // self.num_classes
-    if self.per_class < 2:
-      raise ConfigError(f"--eval_samples: {config.eval_samples} gives fewer than two images for each of "
-                        f"the {self.num_classes} classes")
     self.conditional = not config.unconditional
     self.names = metric_names(config)
     if not self.conditional:
-      skipped = [name for name in self.names if name in metrics_lib.NEED_LABELS]
+      skipped = [name for name in self.names if metrics_lib.needs_labels(name)]
       if skipped:
         logging.info("Unconditional generator: skipping %s, which need the generator's labels", ", ".join(skipped))
-      self.names = [name for name in self.names if name not in metrics_lib.NEED_LABELS]
+      self.names = [name for name in self.names if not metrics_lib.needs_labels(name)]
       if not self.names:
+        label_free = [name for name in metrics_lib.METRICS if not metrics_lib.needs_labels(name)]
         raise ConfigError(f"--eval_metrics: {config.eval_metrics!r} are all about classes, and this generator "
-                          f"has none; add frechet or kid")
+                          f"has none; add one of {', '.join(label_free)}")
+    needed = {name: metrics_lib.METRICS[name].min_per_class for name in self.names}
+    short = [f"{name} needs {count}" for name, count in needed.items() if self.per_class < count]
+    if short:
+      raise ConfigError(f"--eval_samples: {config.eval_samples} gives {self.per_class} images for each of the "
+                        f"{self.num_classes} classes; {', '.join(short)}")
     self.seed = config.eval_seed
     self.evaluator = evaluator
     self.context = metrics_lib.MetricContext(self.num_classes, config.eval_seed, config.cas_epochs)
@@ -118,7 +119,7 @@ def prepare(config: Config) -> Measurement:
 def format_table(generated: dict, floor: dict) -> str:
   """The headline figures, generated beside the real-data floor."""
   lines = [f"{'metric':<24}{'generated':>12}{'real train':>12}"]
-  for name in HEADLINE:
+  for name in metrics_lib.headline():
     if name in generated:
       lines.append(f"{name:<24}{generated[name]:>12.4f}{floor.get(name, float('nan')):>12.4f}")
   return "\n".join(lines)
@@ -193,6 +194,7 @@ def evaluate(config: Config) -> dict:
       f"({len(measurement.reference.labels)} images)",
       evaluator=dict(path=evaluator_lib.cache_dir(run_config),
                      test_accuracy=measurement.evaluator.info.get("test_accuracy")),
+      headline=[name for name in metrics_lib.headline() if name in generated],
       generated=generated, real_train=floor, seconds=round(time.time() - start, 1))
   path = config.eval_report or os.path.join(config.run_dir, REPORT_FILE)
   if os.path.dirname(path):
