@@ -113,9 +113,10 @@ def _check_weight_dtypes(model, path: str, precision: str) -> None:
     CheckpointError: naming --precision, the checkpoint's weight dtype and what to do.
   """
   saved = tf.train.load_checkpoint(path).get_variable_to_dtype_map()
-  prefix = "generator/"
+  # A checkpoint stores each variable once, under the first path that reaches it; the networks' weights
+  # are reached through their optimizers' lists of the variables they train.
   saved_float = {dtype.name for name, dtype in saved.items()
-                 if name.startswith(prefix) and name.endswith(".ATTRIBUTES/VARIABLE_VALUE") and dtype.is_floating}
+                 if re.search(r"_trainable_variables/\d+/\.ATTRIBUTES/VARIABLE_VALUE$", name) and dtype.is_floating}
   wanted = {tf.as_dtype(v.dtype).name for v in model.generator.trainable_variables}
   if saved_float and wanted and saved_float != wanted:
     raise CheckpointError(

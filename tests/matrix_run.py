@@ -57,6 +57,32 @@ def biases_before_normalization(model: keras.Model) -> set:
   return paths
 
 
+def biases_affine_to_logit(discriminator: keras.Model) -> set:
+  """Paths of D's biases that reach the logit through affine layers only (the logit's own, and those of
+  linear layers right before it through reshapes).
+
+  A loss that weighs real and fake examples equally and is linear in the logit near zero (Wasserstein
+  always, hinge while every logit is inside its margin, as at initialization) gives these biases a
+  gradient of exactly zero: adding a constant to every logit changes neither loss.
+  """
+  paths = set()
+  layer = discriminator.outputs[0]._keras_history.operation  # pylint: disable=protected-access
+  while layer is not None:
+    if isinstance(layer, cgan_layers.ProjectionLogit):
+      layer, affine = layer.linear, True
+      paths.add(layer.bias.path)
+      break
+    affine = getattr(layer, "activation", None) in (None, keras.activations.linear)
+    if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D)) and affine:
+      if layer.bias is not None:
+        paths.add(layer.bias.path)
+    elif not isinstance(layer, (keras.layers.Flatten, keras.layers.Reshape)):
+      break
+    inputs = layer._inbound_nodes[0].input_tensors  # pylint: disable=protected-access
+    layer = inputs[0]._keras_history.operation if len(inputs) == 1 else None  # pylint: disable=protected-access
+  return paths
+
+
 def run_cell(cell: dict, data_dir: str, root: str) -> dict:
   """Trains one cell, exports it and serves the export; returns the facts to assert on."""
   cell_dir = os.path.join(root, cell["id"])
@@ -67,13 +93,13 @@ def run_cell(cell: dict, data_dir: str, root: str) -> dict:
   keras.utils.set_random_seed(config.seed)
   distribute.set_precision(distribute.resolve_precision(config))
   initial_g, initial_d = networks.build_networks(resolved)
-  exempt = biases_before_normalization(initial_g) | biases_before_normalization(initial_d)
   # Matched by position: layer names without an explicit name carry a process-wide counter.
   initial = [v.numpy() for v in initial_g.trainable_variables + initial_d.trainable_variables]
-  exempt_positions = {i for i, v in enumerate(initial_g.trainable_variables + initial_d.trainable_variables)
-                      if v.path in exempt}
+  initial_paths = [v.path for v in initial_g.trainable_variables + initial_d.trainable_variables]
 
+  started = time.monotonic()
   model = train.train(config)
+  train_seconds = time.monotonic() - started
   facts = {"replicas": model.distribute_strategy.num_replicas_in_sync,
            "jit_compile": bool(model.jit_compile),
            "policy": keras.config.dtype_policy().name,
@@ -83,9 +109,11 @@ def run_cell(cell: dict, data_dir: str, root: str) -> dict:
   trained = [v.numpy() for v in variables]
   facts["variables"] = len(trained)
   facts["same_variables"] = [t.shape for t in trained] == [i.shape for i in initial]
-  facts["unmoved"] = sorted(v.path for i, (v, value) in enumerate(zip(variables, trained))
-                            if i not in exempt_positions and np.array_equal(value, initial[i]))
-  facts["exempt"] = sorted(exempt)
+  # Reported by the initial networks' paths, the names the structural facts below use.
+  facts["unmoved"] = sorted(initial_paths[i] for i, value in enumerate(trained) if np.array_equal(value, initial[i]))
+  facts["biases_before_normalization"] = sorted(biases_before_normalization(initial_g)
+                                                | biases_before_normalization(initial_d))
+  facts["biases_affine_to_logit"] = sorted(biases_affine_to_logit(initial_d))
   facts["non_finite"] = sorted(v.path for v, value in zip(variables, trained) if not np.all(np.isfinite(value)))
   if model.ema_generator is not None:
     facts["ema_moved"] = all(not np.array_equal(average.numpy(), start) for average, start in
@@ -96,6 +124,7 @@ def run_cell(cell: dict, data_dir: str, root: str) -> dict:
   facts["d_output_dtype"] = tf.as_dtype(model.discriminator.output.dtype).name
 
   # The export of this run loads and serves every class (or a count, unconditionally).
+  started = time.monotonic()
   version_dir = export.export(Config(mode="export", run_dir=config.run_dir, export_dir=os.path.join(cell_dir, "models"),
                                      model_name="cell", max_batch=32))
   served = tf.saved_model.load(version_dir)
@@ -110,14 +139,34 @@ def run_cell(cell: dict, data_dir: str, root: str) -> dict:
   facts["served_dtype"] = images.dtype.name
   facts["served_classes"] = classes
   facts["served_spread"] = float(images.astype(np.float64).std())
+  facts["train_seconds"], facts["export_seconds"] = round(train_seconds, 1), round(time.monotonic() - started, 1)
   distribute.set_precision("float32")
   return facts
+
+
+def _one_strategy_per_device_set(create_strategy):
+  """`create_strategy`, returning the same strategy object for the same devices.
+
+  A second MirroredStrategy in one process allocates its collective keys afresh and collides with the
+  first one's collectives still registered with the runtime ("Shape mismatch in the collective
+  instance"); a training process makes one strategy, and so does each cell here.
+  """
+  made = {}
+
+  def create(config):
+    key = (config.strategy, config.num_cpu_devices)
+    if key not in made:
+      made[key] = create_strategy(config)
+    return made[key]
+
+  return create
 
 
 def main(cells_path: str, report_path: str) -> None:
   with open(cells_path) as f:
     plan = json.load(f)
   distribute.configure_cpu_devices(LOGICAL_CPUS)
+  distribute.create_strategy = _one_strategy_per_device_set(distribute.create_strategy)
   report = {}
   for cell in plan["cells"]:
     start = time.monotonic()
