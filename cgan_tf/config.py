@@ -246,7 +246,7 @@ def validate(config: Config) -> Config:
 
 
 def _validate_gan_options(config: Config) -> None:
-  """The conditioning, regularization and update options (issue: the modern techniques)."""
+  """The conditioning, regularization and update options (the modern GAN techniques)."""
   _check_choice(config, "noise", NOISE_DISTRIBUTIONS)
   _check_choice(config, "g_conditioning", G_CONDITIONINGS)
   _check_choice(config, "d_conditioning", D_CONDITIONINGS)

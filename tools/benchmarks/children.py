@@ -21,7 +21,8 @@ def config_from_flagfile(flagfile: str, flags=()):
 
 
 def make_config(spec: dict):
-  """The run's Config: from spec['flagfile'] (+ spec['flags']), or from spec['fields'] (issue 3 variants)."""
+  """The run's Config: from spec['flagfile'] (+ spec['flags']), or from spec['fields']
+  (the precision / XLA / replica variants)."""
   from cgan_tf.config import Config
 
   if spec.get("flagfile"):
