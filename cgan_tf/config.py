@@ -38,7 +38,7 @@ class Config:
   # Data.
   dataset: str = "fashion_mnist"
   data_source: str = "auto"
-  data_dir: str = "/usr/share/datasets/fashion-mnist"
+  data_dir: str = ""  # Empty: the data set's system copy, if it has one (cgan_tf/data.py).
   tfds_data_dir: Optional[str] = None
   # Your own images (--data_source=folder or npz): size, channels, held-out split, bad files.
   image_size: int = 0
@@ -194,6 +194,8 @@ def validate(config: Config) -> Config:
          "is required (the directory for checkpoints, samples and logs; --mode=eval of a SavedModel "
          "--eval_source may give --eval_report instead)")
   _check(bool(config.dataset), "dataset", "is required, e.g. fashion_mnist")
+  if config.data_source in ("folder", "npz"):
+    _validate_own_images(config)
   for name in ("latent_dim", "embedding_dim", "g_filters", "d_filters", "batch_size", "checkpoint_every", "keep_checkpoints",
                "sample_every", "samples_per_class", "log_every", "steps_per_execution", "num_images"):
     value = getattr(config, name)
@@ -268,6 +270,21 @@ def _validate_gan_options(config: Config) -> None:
          f"{', '.join(DIFFAUGMENT_POLICIES)}, or empty for none")
   _check(config.loss != "wasserstein" or config.gp_weight > 0 or config.spectral_norm, "loss",
          "wasserstein needs a Lipschitz discriminator: add --gp_weight=10 (WGAN-GP) or --spectral_norm")
+
+
+def _validate_own_images(config: Config) -> None:
+  """--data_source=folder or npz: the files are the user's, so the name must be theirs too."""
+  from cgan_tf import data  # The built-in data set names; late for the same reason as the registries.
+
+  what = "image folder" if config.data_source == "folder" else ".npz file"
+  _check(bool(config.data_dir), "data_dir", f"is required with --data_source={config.data_source} (the {what})")
+  # The name keys the run's records and the evaluator cache: a built-in name would pass the user's images
+  # off as that data set (and its cached evaluator) with nothing to tell them apart.
+  builtin = tuple(data.KNOWN_IDX_SETS) + tuple(data.POINT_DATASETS)
+  suggestion = os.path.splitext(os.path.basename(os.path.normpath(config.data_dir)))[0] or "mine"
+  _check(config.dataset not in builtin, "dataset",
+         f"{config.dataset!r} is a built-in data set, but --data_source={config.data_source} reads your own "
+         f"images from {config.data_dir}; give them their own name, e.g. --dataset={suggestion}")
 
 
 def _validate_evaluation(config: Config) -> None:

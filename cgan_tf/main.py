@@ -28,12 +28,14 @@ flags.DEFINE_string("run_dir", None, "Directory for checkpoints, samples, logs a
 flags.DEFINE_string("dataset", _DEFAULTS.dataset, "A TFDS image classification set (fashion_mnist, mnist, "
                     "cifar10, ...), or circle: points on the unit circle (for --network=mlp_points).")
 flags.DEFINE_enum("data_source", _DEFAULTS.data_source, config_lib.DATA_SOURCES,
-                  "Where images come from. auto: a prepared TFDS copy if there is one, else the IDX files "
-                  "in --data_dir (fashion_mnist, mnist), else a TFDS download. folder: your own images, "
+                  "Where images come from. auto: a prepared TFDS copy if there is one, else the data set's "
+                  "own IDX files (--data_dir, or Fashion-MNIST's Debian package), else a TFDS download. folder: your own images, "
                   "one subdirectory per class in --data_dir. npz: your own .npz file (--data_dir) with "
                   "'images' uint8 [N, H, W(, C)] and 'labels' int [N].")
-flags.DEFINE_string("data_dir", _DEFAULTS.data_dir, "Directory of MNIST-format IDX files (plain or .gz); "
-                    "with --data_source=folder the image folder, with npz the .npz file.")
+flags.DEFINE_string("data_dir", _DEFAULTS.data_dir, "Directory of MNIST-format IDX files (plain or .gz) of "
+                    "--dataset; empty: its system copy (fashion_mnist: /usr/share/datasets/fashion-mnist). "
+                    "Files holding another set than --dataset are refused. With --data_source=folder the "
+                    "image folder, with npz the .npz file.")
 flags.DEFINE_string("tfds_data_dir", _DEFAULTS.tfds_data_dir, "TFDS data directory (default: TFDS's own).")
 # Your own images (--data_source=folder or npz).
 flags.DEFINE_integer("image_size", _DEFAULTS.image_size, "folder/npz: resize every image to this many "
