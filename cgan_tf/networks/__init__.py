@@ -18,6 +18,7 @@ from typing import Callable, Dict, Tuple
 
 import keras
 
+# How each network can take the label (--g_conditioning, --d_conditioning); "auto": the network's own.
 G_CONDITIONINGS = ("auto", "channel", "concat", "cbn")
 D_CONDITIONINGS = ("auto", "channel", "concat", "projection")
 OUTPUT_RANGES = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0), "linear": (None, None)}
