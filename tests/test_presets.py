@@ -119,6 +119,7 @@ def test_a_checkouts_own_configs_directory_wins(tmp_path, monkeypatch):
   assert main.resolve_presets(["cgan_tf", "--flagfile=configs/smoke.cfg"]) == ["cgan_tf", "--flagfile=configs/smoke.cfg"]
 
 
+@pytest.mark.slow
 def test_command_line_finds_the_presets_from_another_directory(tmp_path):
   """The installed console script's situation: `--flagfile=configs/...` with no configs/ in the cwd."""
   env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO_ROOT, os.environ.get("PYTHONPATH", "")]))

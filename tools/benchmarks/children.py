@@ -16,7 +16,7 @@ def config_from_flagfile(flagfile: str, flags=()):
   """The validated cgan_tf `Config` of a flagfile plus extra flags, parsed exactly as cgan_tf.main does."""
   from cgan_tf import main as cli
 
-  cli.FLAGS(["cgan_tf", f"--flagfile={flagfile}", *flags])
+  cli.FLAGS(cli.resolve_presets(["cgan_tf", f"--flagfile={flagfile}", *flags]))
   return cli.config_from_flags()
 
 
