@@ -275,7 +275,8 @@ def _validate_own_images(config: Config) -> None:
   from cgan_tf import data  # The built-in data set names; late for the same reason as the registries.
 
   what = "image folder" if config.data_source == "folder" else ".npz file"
-  _check(bool(config.data_dir), "data_dir", f"is required with --data_source={config.data_source} (the {what})")
+  _check(bool(config.data_dir), "data_dir",
+         f"is required with --data_source={config.data_source} (the {what})")
   # The name keys the run's records and the evaluator cache: a built-in name would pass the user's images
   # off as that data set (and its cached evaluator) with nothing to tell them apart.
   builtin = tuple(data.KNOWN_IDX_SETS) + tuple(data.POINT_DATASETS)

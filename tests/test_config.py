@@ -86,8 +86,8 @@ def test_list_flags_are_absl_lists_and_the_config_keeps_the_text(tmp_path):
 
 
 def test_help_groups_the_flags_by_concern():
-  groups = {module: {flag.name for flag in flag_list} for module, flag_list in FLAGS.flags_by_module_dict().items()
-            if module.startswith("cgan_tf.flags.")}
+  groups = {module: {flag.name for flag in flag_list}
+            for module, flag_list in FLAGS.flags_by_module_dict().items() if module.startswith("cgan_tf.flags.")}
   assert set(groups) == {f"cgan_tf.flags.{name}" for name in (
       "data", "networks", "training", "distribution", "outputs", "evaluation", "export")}
   assert {"dataset", "data_dir"} <= groups["cgan_tf.flags.data"]

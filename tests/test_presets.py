@@ -116,7 +116,8 @@ def test_a_checkouts_own_configs_directory_wins(tmp_path, monkeypatch):
   os.makedirs(tmp_path / "configs")
   (tmp_path / "configs" / "smoke.cfg").write_text("--batch_size=8\n")
   monkeypatch.chdir(tmp_path)
-  assert main.resolve_presets(["cgan_tf", "--flagfile=configs/smoke.cfg"]) == ["cgan_tf", "--flagfile=configs/smoke.cfg"]
+  argv = ["cgan_tf", "--flagfile=configs/smoke.cfg"]
+  assert main.resolve_presets(argv) == argv
 
 
 @pytest.mark.slow

@@ -11,8 +11,9 @@ flags.DEFINE_string("dataset", _DEFAULTS.dataset, "A TFDS image classification s
                     "cifar10, ...), or circle: points on the unit circle (for --network=mlp_points).")
 flags.DEFINE_enum("data_source", _DEFAULTS.data_source, config_lib.DATA_SOURCES,
                   "Where images come from. auto: a prepared TFDS copy if there is one, else the data set's "
-                  "own IDX files (--data_dir, or Fashion-MNIST's Debian package), else a TFDS download. folder: your own images, "
-                  "one subdirectory per class in --data_dir. npz: your own .npz file (--data_dir) with "
+                  "own IDX files (--data_dir, or Fashion-MNIST's Debian package), else a TFDS download. "
+                  "folder: your own images, one subdirectory per class in --data_dir. npz: your own .npz file "
+                  "(--data_dir) with "
                   "'images' uint8 [N, H, W(, C)] and 'labels' int [N].")
 flags.DEFINE_string("data_dir", _DEFAULTS.data_dir, "Directory of MNIST-format IDX files (plain or .gz) of "
                     "--dataset; empty: its system copy (fashion_mnist: /usr/share/datasets/fashion-mnist). "
