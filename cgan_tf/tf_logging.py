@@ -8,7 +8,9 @@ reach the user as Python exceptions, with cgan_tf's own message.
 TensorFlow 2.21's C++ side logs through Abseil without ever initialising it, so its records go straight to
 file descriptor 2 and TF_CPP_MIN_LOG_LEVEL does not hold them back. They are recognisable (severity letter,
 then the uninitialised logger's "0000 00:00:" date), so stderr is passed through a filter that drops those
-below the chosen level and forwards everything else unchanged.
+below the chosen level and forwards everything else unchanged. The cost: if the process dies abruptly
+(SIGKILL, a segfault, a C++ check failure), the last lines may not get through, so when chasing such a
+crash use --tf_log_level=info, which leaves stderr alone.
 """
 
 import atexit
