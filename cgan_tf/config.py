@@ -12,12 +12,8 @@ BAD_IMAGE_POLICIES = ("error", "skip")
 STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16", "float64")
 XLA_MODES = ("auto", "on", "off")
-OPTIMIZERS = ("adam", "rmsprop", "sgd")
 UPDATE_SCHEMES = ("alternating", "simultaneous")
 NOISE_DISTRIBUTIONS = ("normal", "uniform")
-G_CONDITIONINGS = ("auto", "channel", "concat", "cbn")
-D_CONDITIONINGS = ("auto", "channel", "concat", "projection")
-DIFFAUGMENT_POLICIES = ("color", "translation", "cutout")
 
 # Fields that fix the shapes of the saved variables: a run directory written with other values cannot be
 # resumed, because its checkpoints would load into mismatched networks.
@@ -38,7 +34,7 @@ class Config:
   # Data.
   dataset: str = "fashion_mnist"
   data_source: str = "auto"
-  data_dir: str = "/usr/share/datasets/fashion-mnist"
+  data_dir: str = ""  # Empty: the data set's system copy, if it has one (cgan_tf/data.py).
   tfds_data_dir: Optional[str] = None
   # Your own images (--data_source=folder or npz): size, channels, held-out split, bad files.
   image_size: int = 0
@@ -166,7 +162,7 @@ def validate(config: Config) -> Config:
   Raises:
     ConfigError: naming the first flag whose value is invalid and what it allows.
   """
-  from cgan_tf import losses, networks  # Registries; imported late to keep config import-light.
+  from cgan_tf import losses, networks, optimizers  # Registries; imported late to keep config import-light.
 
   _check_choice(config, "mode", MODES)
   _check_choice(config, "data_source", DATA_SOURCES)
@@ -181,7 +177,7 @@ def validate(config: Config) -> Config:
   _check_choice(config, "strategy", STRATEGIES)
   _check_choice(config, "precision", PRECISIONS)
   _check_choice(config, "xla", XLA_MODES)
-  _check_choice(config, "optimizer", OPTIMIZERS)
+  _check_choice(config, "optimizer", tuple(optimizers.OPTIMIZERS))
   _check_choice(config, "update_scheme", UPDATE_SCHEMES)
   _check_choice(config, "network", tuple(networks.NETWORKS))
   _check_choice(config, "loss", tuple(losses.LOSSES))
@@ -194,6 +190,8 @@ def validate(config: Config) -> Config:
          "is required (the directory for checkpoints, samples and logs; --mode=eval of a SavedModel "
          "--eval_source may give --eval_report instead)")
   _check(bool(config.dataset), "dataset", "is required, e.g. fashion_mnist")
+  if config.data_source in ("folder", "npz"):
+    _validate_own_images(config)
   for name in ("latent_dim", "embedding_dim", "g_filters", "d_filters", "batch_size", "checkpoint_every", "keep_checkpoints",
                "sample_every", "samples_per_class", "log_every", "steps_per_execution", "num_images"):
     value = getattr(config, name)
@@ -246,10 +244,12 @@ def validate(config: Config) -> Config:
 
 
 def _validate_gan_options(config: Config) -> None:
-  """The conditioning, regularization and update options (issue: the modern techniques)."""
+  """The conditioning, regularization and update options (the modern GAN techniques)."""
+  from cgan_tf import augment, networks  # The policies' and conditionings' owners; late, as above.
+
   _check_choice(config, "noise", NOISE_DISTRIBUTIONS)
-  _check_choice(config, "g_conditioning", G_CONDITIONINGS)
-  _check_choice(config, "d_conditioning", D_CONDITIONINGS)
+  _check_choice(config, "g_conditioning", networks.G_CONDITIONINGS)
+  _check_choice(config, "d_conditioning", networks.D_CONDITIONINGS)
   _check(isinstance(config.d_steps, int) and config.d_steps >= 1, "d_steps",
          f"must be a positive integer (discriminator updates per generator update), got {config.d_steps!r}")
   _check(config.update_scheme == "alternating" or config.d_steps == 1, "d_steps",
@@ -263,11 +263,27 @@ def _validate_gan_options(config: Config) -> None:
   _check(0.0 <= config.ema_decay < 1.0, "ema_decay",
          f"must be in [0, 1) (0: no moving average; e.g. 0.999), got {config.ema_decay!r}")
   policies = config.diffaugment_policies
-  _check(all(name in DIFFAUGMENT_POLICIES for name in policies) and len(set(policies)) == len(policies),
+  _check(all(name in augment.POLICIES for name in policies) and len(set(policies)) == len(policies),
          "diffaugment", f"got {config.diffaugment!r}; allowed: a comma-separated list of distinct "
-         f"{', '.join(DIFFAUGMENT_POLICIES)}, or empty for none")
+         f"{', '.join(augment.POLICIES)}, or empty for none")
   _check(config.loss != "wasserstein" or config.gp_weight > 0 or config.spectral_norm, "loss",
          "wasserstein needs a Lipschitz discriminator: add --gp_weight=10 (WGAN-GP) or --spectral_norm")
+
+
+def _validate_own_images(config: Config) -> None:
+  """--data_source=folder or npz: the files are the user's, so the name must be theirs too."""
+  from cgan_tf import data  # The built-in data set names; late for the same reason as the registries.
+
+  what = "image folder" if config.data_source == "folder" else ".npz file"
+  _check(bool(config.data_dir), "data_dir",
+         f"is required with --data_source={config.data_source} (the {what})")
+  # The name keys the run's records and the evaluator cache: a built-in name would pass the user's images
+  # off as that data set (and its cached evaluator) with nothing to tell them apart.
+  builtin = tuple(data.KNOWN_IDX_SETS) + tuple(data.POINT_DATASETS)
+  suggestion = os.path.splitext(os.path.basename(os.path.normpath(config.data_dir)))[0] or "mine"
+  _check(config.dataset not in builtin, "dataset",
+         f"{config.dataset!r} is a built-in data set, but --data_source={config.data_source} reads your own "
+         f"images from {config.data_dir}; give them their own name, e.g. --dataset={suggestion}")
 
 
 def _validate_evaluation(config: Config) -> None:

@@ -3,7 +3,8 @@
   <export_dir>/<model_name>/<version>/   saved_model.pb, variables/, assets/metadata.json,
                                          keras/generator.keras
 
-Signatures (every input is required: TF Serving has no optional inputs, PITFALLS item 10):
+Signatures (every input is required, because TF Serving has no optional inputs; hence a seeded
+variant of its own):
   serving_default  label int32 [batch]                           -> images uint8 [batch, H, W, C],
                                                                     images_png_bytes string [batch]
   serving_seeded   label int32 [batch], seed int64 [2]           -> the same two outputs, a pure function

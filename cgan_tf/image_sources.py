@@ -69,12 +69,6 @@ def load(config: Config, split: str = "train") -> ImageData:
     raise ValueError(f"image_sources handles --data_source={'|'.join(SOURCES)}, not {config.data_source!r}")
   if split not in SPLITS:
     raise DataError(f"unknown split {split!r}; the {config.data_source} source has {', '.join(SPLITS)}")
-  if config.dataset in ("fashion_mnist", "mnist"):
-    # --dataset names the evaluator's cache and the run; a default name would mix it up with that set's.
-    logging.warning("--dataset=%s with --data_source=%s: name your data set (e.g. --dataset=%s) so its "
-                    "evaluator cache and records are not taken for %s's", config.dataset, config.data_source,
-                    os.path.splitext(os.path.basename(os.path.normpath(config.data_dir)))[0] or "mine",
-                    config.dataset)
   decoded = decode(config)
   if split == "all":
     return ImageData(decoded.images, decoded.labels, decoded.class_names, decoded.origin)

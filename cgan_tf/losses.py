@@ -2,7 +2,7 @@
 
 Each loss returns *per-sample* values of shape [batch]; averaging is left to the training step, which
 divides by the global batch so that gradients summed over replicas equal a one-replica gradient
-(PITFALLS item 6).
+(tf.distribute sums gradients over replicas; a per-replica mean would scale them by the replica count).
 """
 
 import dataclasses

@@ -19,17 +19,11 @@ from cgan_tf import networks
 from cgan_tf import points
 from cgan_tf import samples
 from cgan_tf.config import Config, ConfigError
+from cgan_tf.optimizers import OPTIMIZERS
 
 
 class WorkerLostError(RuntimeError):
   """A multi-worker job lost a peer (it died, or stopped answering for the collective timeout)."""
-
-
-OPTIMIZERS = {
-    "adam": lambda lr, config: keras.optimizers.Adam(lr, beta_1=config.beta_1, beta_2=config.beta_2),
-    "rmsprop": lambda lr, config: keras.optimizers.RMSprop(lr),
-    "sgd": lambda lr, config: keras.optimizers.SGD(lr),
-}
 
 
 def make_optimizer(learning_rate: float, config: Config, precision: str):

@@ -1,5 +1,6 @@
 """Flags become a validated config; every invalid value is refused with the flag's name."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -45,8 +46,6 @@ def test_flags_become_a_frozen_config(tmp_path):
     (["--d_dropout=1.0"], "d_dropout"),
     (["--epochs=0", "--train_steps=0"], "train_steps"),
     (["--checkpoint_every=0"], "checkpoint_every"),
-    (["--network=resnet9000"], "network"),
-    (["--loss=wgan-typo"], "loss"),
     (["--steps_per_execution=4", "--checkpoint_every=10"], "checkpoint_every"),
     (["--mode=sample"], "output_dir"),
     (["--label=-3", "--mode=sample", "--output_dir=/tmp/x"], "label"),
@@ -68,6 +67,41 @@ def test_invalid_values_name_the_flag(tmp_path, argv, flag):
     parse(f"--run_dir={tmp_path}", *argv)
 
 
+@pytest.mark.parametrize("field,value", [("network", "resnet9000"), ("loss", "wgan-typo"),
+                                         ("optimizer", "lamb")])
+def test_config_refuses_names_not_in_the_registries(field, value):
+  """The Config's own check, for configurations that do not come from flags (config.json, tests, tools)."""
+  with pytest.raises(ConfigError, match=f"--{field}: got '{value}'; allowed: "):
+    config_lib.validate(Config(run_dir="/tmp/run", **{field: value}))
+
+
+def test_list_flags_are_absl_lists_and_the_config_keeps_the_text(tmp_path):
+  config = parse(f"--run_dir={tmp_path}", "--diffaugment=color,cutout", "--eval_metrics=frechet,kid")
+  assert FLAGS.diffaugment == ["color", "cutout"] and FLAGS.eval_metrics == ["frechet", "kid"]
+  assert config.diffaugment == "color,cutout" and config.diffaugment_policies == ("color", "cutout")
+  assert config.eval_metrics == "frechet,kid"
+  assert parse(f"--run_dir={tmp_path}", "--diffaugment=").diffaugment == ""
+  with pytest.raises(ConfigError, match="--eval_metrics: got 'frechet,fid'; allowed: "):
+    parse(f"--run_dir={tmp_path}", "--eval_metrics=frechet,fid")
+
+
+def test_help_groups_the_flags_by_concern():
+  groups = {module: {flag.name for flag in flag_list}
+            for module, flag_list in FLAGS.flags_by_module_dict().items() if module.startswith("cgan_tf.flags.")}
+  assert set(groups) == {f"cgan_tf.flags.{name}" for name in (
+      "data", "networks", "training", "distribution", "outputs", "evaluation", "export")}
+  assert {"dataset", "data_dir"} <= groups["cgan_tf.flags.data"]
+  assert {"network", "g_conditioning"} <= groups["cgan_tf.flags.networks"]
+  assert {"loss", "optimizer", "diffaugment"} <= groups["cgan_tf.flags.training"]
+  assert {"strategy", "precision", "xla"} <= groups["cgan_tf.flags.distribution"]
+  assert {"eval_metrics", "keep_best"} <= groups["cgan_tf.flags.evaluation"]
+  assert {"export_dir", "max_batch"} <= groups["cgan_tf.flags.export"]
+  # Every Config field but the ones the data set fills in is a flag, in exactly one group.
+  defined = [name for names in groups.values() for name in names] + ["mode", "run_dir"]
+  filled_in = {"image_shape", "num_classes", "class_names"}
+  assert sorted(defined) == sorted(f.name for f in dataclasses.fields(Config) if f.name not in filled_in)
+
+
 def test_missing_run_dir_is_named():
   with pytest.raises(ConfigError, match="--run_dir"):
     parse("--batch_size=8")
@@ -76,6 +110,11 @@ def test_missing_run_dir_is_named():
 @pytest.mark.parametrize("argv,needle", [
     (["--strategy=quantum"], "strategy"),
     (["--precision=float8"], "precision"),
+    # Enums whose choices come from the registries: absl refuses the value and lists the choices.
+    (["--network=resnet9000"], r"--network=resnet9000: value should be one of <cdcgan\|keras_book\|mlp"),
+    (["--loss=wgan-typo"], r"--loss=wgan-typo: value should be one of <nonsaturating\|hinge"),
+    (["--optimizer=lamb"], r"--optimizer=lamb: value should be one of <adam\|rmsprop\|sgd>"),
+    (["--preset=fmnst"], r"--preset=fmnst: value should be one of <circle\|fmnist\|fmnist_cpu"),
     (["--batch_size=twelve"], "batch_size"),
     (["--no_such_flag=1"], "no_such_flag"),
     (["--flagfile=/nonexistent/preset.cfg"], "/nonexistent/preset.cfg"),

@@ -76,7 +76,7 @@ def gray_npz(tmp_path):
 
 
 def folder_config(root, **overrides) -> Config:
-  values = dict(run_dir="/unused", data_source="folder", data_dir=root, image_size=32, seed=3)
+  values = dict(run_dir="/unused", dataset="mine", data_source="folder", data_dir=root, image_size=32, seed=3)
   values.update(overrides)
   return config_lib.validate(Config(**values))
 
@@ -295,6 +295,11 @@ def test_bad_files_are_skipped_with_a_warning_naming_each(shapes_dir, caplog):
     (dict(holdout_fraction=1.0), "holdout_fraction"), (dict(image_size=-1), "image_size"),
     (dict(bad_images="ignore"), "bad_images"), (dict(data_source="csv"), "data_source"),
     (dict(run_dir="", mode="inspect_data"), "run_dir"),
+    # The name keys the records and the evaluator cache: never a built-in set's for the user's own images.
+    (dict(data_source="folder", data_dir="/data/pets"), "dataset"),
+    (dict(data_source="npz", data_dir="/data/pets.npz", dataset="mnist"), "dataset"),
+    (dict(data_source="folder", data_dir="/data/points", dataset="circle"), "dataset"),
+    (dict(data_source="npz", dataset="pets"), "data_dir"),
 ])
 def test_flag_values_are_validated(overrides, flag):
   with pytest.raises(ConfigError, match=f"--{flag}"):

@@ -1,9 +1,12 @@
-"""Every preset in configs/ explains itself, validates, and trains; the circle GAN learns its circle."""
+"""Every preset in configs/ explains itself, validates, and trains; the circle GAN learns its circle; the
+presets are found from any directory, as an installed package needs."""
 
 import glob
 import json
 import os
 import re
+import subprocess
+import sys
 
 from absl import flags
 from absl.testing import flagsaver
@@ -79,3 +82,52 @@ def test_circle_preset_puts_the_generated_points_on_the_circle(tmp_path):
   for axis in ("x", "y"):
     assert abs(generated[f"mean_{axis}"]) < 0.15
     assert generated[f"std_{axis}"] == pytest.approx(np.sqrt(0.5), abs=0.1)
+
+
+# --- Finding the presets from anywhere --------------------------------------------------------------
+
+
+def test_the_package_ships_every_preset():
+  packaged = sorted(name for name in os.listdir(main.PRESETS_DIR) if name.endswith(".cfg"))
+  assert packaged == sorted(os.path.basename(p) for p in PRESETS)
+  assert main.preset_names() == [name[:-len(".cfg")] for name in packaged]
+
+
+def test_flagfile_and_preset_resolve_to_the_packaged_copies_outside_a_checkout(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)  # No configs/ here.
+  packaged = lambda name: os.path.join(main.PRESETS_DIR, name + ".cfg")  # noqa: E731
+  argv = main.resolve_presets(["cgan_tf", "--flagfile=configs/fmnist.cfg", "--batch_size=8", "--preset", "smoke",
+                               "--train_steps=3", "--preset=nonesuch", "--flagfile=mine.cfg"])
+  assert argv == ["cgan_tf", f"--flagfile={packaged('fmnist')}", "--batch_size=8", "--preset=smoke",
+                  f"--flagfile={packaged('smoke')}", "--train_steps=3", "--preset=nonesuch",
+                  "--flagfile=mine.cfg"]
+  # Flags after the preset override it, as after a --flagfile.
+  config = parse_preset("configs/smoke.cfg", f"--run_dir={tmp_path / 'run'}", "--train_steps=3")
+  with flagsaver.flagsaver():
+    FLAGS.unparse_flags()
+    FLAGS(main.resolve_presets(["cgan_tf", "--preset=smoke", f"--run_dir={tmp_path / 'run'}", "--train_steps=3"]))
+    try:
+      assert main.config_from_flags() == config and FLAGS.preset == "smoke"
+    finally:
+      FLAGS.unparse_flags()
+
+
+def test_a_checkouts_own_configs_directory_wins(tmp_path, monkeypatch):
+  os.makedirs(tmp_path / "configs")
+  (tmp_path / "configs" / "smoke.cfg").write_text("--batch_size=8\n")
+  monkeypatch.chdir(tmp_path)
+  argv = ["cgan_tf", "--flagfile=configs/smoke.cfg"]
+  assert main.resolve_presets(argv) == argv
+
+
+@pytest.mark.slow
+def test_command_line_finds_the_presets_from_another_directory(tmp_path):
+  """The installed console script's situation: `--flagfile=configs/...` with no configs/ in the cwd."""
+  env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO_ROOT, os.environ.get("PYTHONPATH", "")]))
+  for preset in ("--flagfile=configs/fmnist.cfg", "--preset=fmnist"):
+    result = subprocess.run([sys.executable, "-m", "cgan_tf.main", preset, "--only_check_args"], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+  result = subprocess.run([sys.executable, "-m", "cgan_tf.main", "--preset=fmnst", "--only_check_args"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+  assert result.returncode != 0 and "--preset=fmnst: value should be one of <circle|fmnist|" in result.stderr

@@ -1,4 +1,4 @@
-"""Reliability (issue 8): kills, damaged checkpoints, NaNs, failed writes, dead workers and bad input lose
+"""Reliability: kills, damaged checkpoints, NaNs, failed writes, dead workers and bad input lose
 nothing already written. RELIABILITY.md lists every case with the test that shows it."""
 
 import glob

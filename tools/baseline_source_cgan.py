@@ -10,7 +10,7 @@ and sizes; D ends in a sigmoid here, a logit there). Each step, as in the source
      target zeros;
   3. the combined G->D model (D frozen) .train_on_batch on a full batch of numpy noise, target ones.
 
-Keras 3 breaks the literal port silently (PITFALLS item 9): `trainable` is read when a train function is
+Keras 3 breaks the literal port silently: `trainable` is read when a train function is
 traced, not when the model is compiled, and a new input dtype retraces. The source freezes D in
 `define_gan` before D's train function is ever traced, so under Keras 3.15 D never learns at all
 (`--variant=literal`; the only sign is one "does not have any trainable weights" warning). If D's

@@ -1,11 +1,11 @@
-"""Benchmarks of cgan_tf and of the source material's loop (issues 3 and 7): figures, not tests.
+"""Benchmarks of cgan_tf and of the source material's loop : figures, not tests.
 
 Every measurement that trains runs in a fresh child process, so no run inherits another's traced
 functions, thread pools or memory; repeated measurements alternate between the things compared, so a
 drift in the machine's speed touches all alike, and the median is reported. Each subcommand prints a
 Markdown section with the machine, the TensorFlow version and the exact command, ready for BENCHMARKS.md.
 
-  python tools/benchmark.py                      # issue 3: precision / XLA / replica variants (= variants)
+  python tools/benchmark.py                      # precision / XLA / replica variants (= variants)
   python tools/benchmark.py throughput           # real images/s and G updates/s: cgan_tf vs the baseline
   python tools/benchmark.py time_to_quality --flagfile=configs/fmnist_cpu.cfg --budget_minutes=120
   python tools/benchmark.py efficiency           # step FLOPs / step time vs this machine's matmul rate
@@ -75,7 +75,7 @@ def fmt(value: float, digits: int = 2) -> str:
   return f"{value:,.{digits}f}"
 
 
-# --- variants (issue 3) --------------------------------------------------------------------------
+# --- variants ------------------------------------------------------------------------------------
 
 
 def variants(args) -> None:
@@ -90,7 +90,7 @@ def variants(args) -> None:
     for name in names:
       fields = dict(batch_size=args.batch_size, steps_per_execution=args.steps_per_execution, **VARIANTS[name])
       results[name].append(run_child("cgan_steps", dict(fields=fields, steps=args.steps, warmup=args.warmup)))
-  print_header("Precision, XLA and replicas (issue 3)", [
+  print_header("Precision, XLA and replicas", [
       f"Fashion-MNIST, cdcgan, global batch {args.batch_size}, steps {args.warmup}..{args.steps} timed "
       f"(checkpoints, grids and summaries off), median of {args.repeats}."])
   base = median([r["steps_per_second"] for r in results["f32_1"]]) if "f32_1" in results else None
@@ -375,7 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
                             f"{', '.join(flagfiles)})")
     return sub
 
-  sub = add("variants", variants, "issue 3: float32 / mixed precision / XLA / 1 vs 2 replicas", flagfiles=())
+  sub = add("variants", variants, "float32 / mixed precision / XLA / 1 vs 2 replicas", flagfiles=())
   sub.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated: " + ", ".join(VARIANTS))
   sub.add_argument("--batch_size", type=int, default=128, help="global batch (configs/fmnist_reference.cfg's)")
   sub.add_argument("--steps", type=int, help="steps per run, warm-up included (default 60)")
@@ -440,7 +440,7 @@ def main(argv=None) -> None:
     from benchmarks import children
     children.run(json.loads(argv[1]))
     return
-  # Without a subcommand the issue 3 table runs, as this script always did (its flags still work).
+  # Without a subcommand the variants table runs, as this script always did (its flags still work).
   if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help")):
     argv = ["variants"] + argv
   args = build_parser().parse_args(argv)

@@ -7,7 +7,8 @@ Every builder takes the resolved configuration and returns `(generator, discrimi
   unconditional (num_classes == 0): the same without the label input anywhere.
 Labels are int32 of shape [batch]. A sample is an image in the network's output range (tanh: [-1, 1],
 sigmoid: [0, 1]) or, for point networks, a vector. The last layers compute in float32 under a mixed
-precision policy, so float16 never leaks into the losses (PITFALLS item 8).
+precision policy, so float16 never leaks into the losses (a trailing Reshape or Activation
+without dtype="float32" would cast back to float16).
 
 Each network lives in its own module and registers itself; adding one is adding one function.
 """
@@ -17,6 +18,7 @@ from typing import Callable, Dict, Tuple
 
 import keras
 
+# How each network can take the label (--g_conditioning, --d_conditioning); "auto": the network's own.
 G_CONDITIONINGS = ("auto", "channel", "concat", "cbn")
 D_CONDITIONINGS = ("auto", "channel", "concat", "projection")
 OUTPUT_RANGES = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0), "linear": (None, None)}
@@ -101,7 +103,8 @@ def build_networks(config) -> Tuple[keras.Model, keras.Model]:
 
 
 def output_dtype():
-  """The dtype of a network's last layers: float32 under a mixed policy (PITFALLS item 8), else the
+  """The dtype of a network's last layers: float32 under a mixed policy (every layer after the
+  last float32 one must be float32 too, or it casts back), else the
   policy's own (float64 stays float64 for the numerical checks)."""
   return "float32" if keras.config.dtype_policy().name.startswith("mixed") else None
 

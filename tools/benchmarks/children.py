@@ -16,12 +16,13 @@ def config_from_flagfile(flagfile: str, flags=()):
   """The validated cgan_tf `Config` of a flagfile plus extra flags, parsed exactly as cgan_tf.main does."""
   from cgan_tf import main as cli
 
-  cli.FLAGS(["cgan_tf", f"--flagfile={flagfile}", *flags])
+  cli.FLAGS(cli.resolve_presets(["cgan_tf", f"--flagfile={flagfile}", *flags]))
   return cli.config_from_flags()
 
 
 def make_config(spec: dict):
-  """The run's Config: from spec['flagfile'] (+ spec['flags']), or from spec['fields'] (issue 3 variants)."""
+  """The run's Config: from spec['flagfile'] (+ spec['flags']), or from spec['fields']
+  (the precision / XLA / replica variants)."""
   from cgan_tf.config import Config
 
   if spec.get("flagfile"):

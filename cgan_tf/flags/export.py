@@ -1,0 +1,19 @@
+"""Export: --mode=export, the generator as a TF Serving SavedModel."""
+
+from absl import flags
+
+from cgan_tf import config as config_lib
+
+_DEFAULTS = config_lib.Config()
+
+
+flags.DEFINE_string("export_dir", _DEFAULTS.export_dir, "--mode=export: TF Serving's model base directory; "
+                    "the SavedModel goes to <export_dir>/<model_name>/<version>/.")
+flags.DEFINE_string("model_name", _DEFAULTS.model_name, "--mode=export: the model's name (TF Serving's "
+                    "--model_name and the directory under --export_dir).")
+flags.DEFINE_integer("export_version", _DEFAULTS.export_version, "--mode=export: the version number; 0 "
+                     "uses the checkpoint's training step. An existing version is never overwritten.")
+flags.DEFINE_bool("export_next_free_version", _DEFAULTS.export_next_free_version, "--mode=export: if the "
+                  "version exists, use the number above every existing version instead of failing.")
+flags.DEFINE_integer("max_batch", _DEFAULTS.max_batch, "--mode=export: the most images one serving request "
+                     "may ask for; larger requests fail with InvalidArgument.")

@@ -1,0 +1,34 @@
+"""Networks: the generator and discriminator pair, their sizes, and how each takes the label."""
+
+from absl import flags
+
+from cgan_tf import config as config_lib
+from cgan_tf import networks
+
+_DEFAULTS = config_lib.Config()
+
+
+flags.DEFINE_enum("network", _DEFAULTS.network, list(networks.NETWORKS), "Network pair from the registry in "
+                  "cgan_tf/networks/ (mlp_points: 2-D points, for --dataset=circle).")
+flags.DEFINE_integer("latent_dim", _DEFAULTS.latent_dim, "Size of the generator's noise vector.")
+flags.DEFINE_integer("embedding_dim", _DEFAULTS.embedding_dim, "Size of the label embedding.")
+flags.DEFINE_integer("g_filters", _DEFAULTS.g_filters, "cdcgan: channels of the generator's stages (the "
+                     "reference: 128; its cost grows with the square).")
+flags.DEFINE_integer("d_filters", _DEFAULTS.d_filters, "cdcgan: channels of the discriminator's stages (the "
+                     "reference: 128).")
+flags.DEFINE_float("d_dropout", _DEFAULTS.d_dropout, "Dropout rate before the discriminator's logit.")
+flags.DEFINE_bool("unconditional", _DEFAULTS.unconditional, "Train without labels (num_classes = 0): no label "
+                  "input in either network, and an export whose signatures take no label.")
+flags.DEFINE_enum("g_conditioning", _DEFAULTS.g_conditioning, networks.G_CONDITIONINGS,
+                  "How the generator takes the label. auto: the network's own. channel: Embedding -> Dense as an "
+                  "extra feature map (cdcgan). concat: one-hot concatenated with the noise (keras_book, mlp). "
+                  "cbn: conditional batch normalization, a scale and offset per class in every stage.")
+flags.DEFINE_enum("d_conditioning", _DEFAULTS.d_conditioning, networks.D_CONDITIONINGS,
+                  "How the discriminator takes the label. auto: the network's own. channel: Embedding -> "
+                  "Dense(H*W) as an extra image channel (cdcgan). concat: one-hot -> Dense(H*W) channel (keras_book) "
+                  "or one-hot concatenated with the features (mlp). projection: logit + <embed(y), features> "
+                  "(Miyato & Koyama 2018).")
+flags.DEFINE_bool("spectral_norm", _DEFAULTS.spectral_norm, "Spectral normalization of every discriminator "
+                  "weight (Miyato et al. 2018).")
+flags.DEFINE_enum("noise", _DEFAULTS.noise, config_lib.NOISE_DISTRIBUTIONS, "Generator noise: standard normal, "
+                  "or uniform in [-1, 1].")

@@ -1,0 +1,47 @@
+"""GAN training: the loss, penalties, augmentation, EMA, optimizers, batch and length of a run."""
+
+from absl import flags
+
+from cgan_tf import augment
+from cgan_tf import config as config_lib
+from cgan_tf import losses
+from cgan_tf import optimizers
+
+_DEFAULTS = config_lib.Config()
+
+
+flags.DEFINE_enum("loss", _DEFAULTS.loss, list(losses.LOSSES), "GAN loss from the registry in "
+                  "cgan_tf/losses.py (wasserstein needs --gp_weight or --spectral_norm).")
+flags.DEFINE_float("gp_weight", _DEFAULTS.gp_weight, "WGAN-GP gradient penalty weight (e.g. 10 with "
+                   "--loss=wasserstein --d_steps=5); 0 turns it off.")
+flags.DEFINE_float("r1_gamma", _DEFAULTS.r1_gamma, "R1 penalty gamma / 2 * |grad D(real)|^2 (Mescheder et al. "
+                   "2018); 0 turns it off.")
+flags.DEFINE_integer("r1_every", _DEFAULTS.r1_every, "Lazy R1: apply it every N steps, weighted by N "
+                     "(StyleGAN2 uses 16); 1 applies it every step.")
+flags.DEFINE_list("diffaugment", _DEFAULTS.diffaugment, "DiffAugment policies applied alike to D's real and "
+                  "fake inputs (Zhao et al. 2020): a comma-separated list of distinct "
+                  f"{', '.join(augment.POLICIES)}; empty for none.")
+flags.DEFINE_float("ema_decay", _DEFAULTS.ema_decay, "Exponential moving average of the generator's weights "
+                   "(e.g. 0.999), used for samples, evaluation and export; 0 turns it off.")
+flags.DEFINE_enum("optimizer", _DEFAULTS.optimizer, list(optimizers.OPTIMIZERS),
+                  "Optimizer of both networks (each has its own instance and learning rate). beta_1/beta_2 "
+                  "apply to adam; rmsprop and sgd use their Keras defaults otherwise.")
+flags.DEFINE_enum("update_scheme", _DEFAULTS.update_scheme, config_lib.UPDATE_SCHEMES,
+                  "alternating: D steps, then G steps on fresh noise through the updated D (the source "
+                  "material's order). simultaneous: both from one forward pass (cheaper; the reference "
+                  "cDCGAN collapsed with it on Fashion-MNIST).")
+flags.DEFINE_integer("d_steps", _DEFAULTS.d_steps, "Discriminator updates per generator update, each on its "
+                     "own batch of real data (a step then consumes d_steps batches).")
+flags.DEFINE_integer("batch_size", _DEFAULTS.batch_size, "Global batch size (over all replicas).")
+flags.DEFINE_integer("epochs", _DEFAULTS.epochs, "Passes over the training set (ignored if --train_steps).")
+flags.DEFINE_integer("train_steps", _DEFAULTS.train_steps, "Total train steps; 0 means --epochs passes.")
+flags.DEFINE_float("train_minutes", _DEFAULTS.train_minutes, "Stop after this many minutes of training in this "
+                   "process (evaluation time not counted), with a checkpoint; 0: no time limit.")
+flags.DEFINE_float("g_learning_rate", _DEFAULTS.g_learning_rate, "Generator learning rate.")
+flags.DEFINE_float("d_learning_rate", _DEFAULTS.d_learning_rate, "Discriminator learning rate (a higher one "
+                   "than G's is the two time-scale update rule, TTUR).")
+flags.DEFINE_float("beta_1", _DEFAULTS.beta_1, "Adam beta_1 of both optimizers.")
+flags.DEFINE_float("beta_2", _DEFAULTS.beta_2, "Adam beta_2 of both optimizers.")
+flags.DEFINE_integer("seed", _DEFAULTS.seed, "Seed of weights, data order and the noise stream.")
+flags.DEFINE_bool("deterministic", _DEFAULTS.deterministic, "Enable TF op determinism (bitwise "
+                  "reproducible runs on CPU, slower).")
