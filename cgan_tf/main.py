@@ -172,6 +172,16 @@ flags.DEFINE_integer("cas_epochs", _DEFAULTS.cas_epochs, "Epochs of the fresh cl
                      "generated images for the classification accuracy score.")
 flags.DEFINE_bool("keep_best", _DEFAULTS.keep_best, "With --eval_every: keep the generator checkpoint with "
                   "the lowest Fréchet distance in <run_dir>/best.")
+# Watching a run, and what --mode=sample draws.
+flags.DEFINE_float("progress_seconds", _DEFAULTS.progress_seconds, "Training: print a progress line (step of "
+                   "total, elapsed and ETA, images/s, losses, the latest evaluation) every N seconds, as whole "
+                   "lines that log messages cannot tear; 0: after every step. --verbose=0 prints none.")
+flags.DEFINE_integer("interpolate", _DEFAULTS.interpolate, "--mode=sample: instead of independent images, N "
+                     "images on a path between two noise vectors (spherical for normal noise, straight for "
+                     "uniform), for --label or every class; writes each image, a strip and a GIF. 0: off.")
+flags.DEFINE_float("truncation", _DEFAULTS.truncation, "--mode=sample: the truncation trick; noise components "
+                   "with |z| > psi are redrawn, trading variety for more typical images (e.g. 1.0, 0.5). "
+                   "0: off.")
 
 FLAGS = flags.FLAGS
 
