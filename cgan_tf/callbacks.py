@@ -99,7 +99,7 @@ class NonFiniteGuard(StepCallback):
     bad = {key: logs[key] for key in self.keys if key in logs and not math.isfinite(float(logs[key]))}
     if bad:
       values = ", ".join(f"{key}={value}" for key, value in sorted(bad.items()))
-      # The logs are running means over the epoch, so a NaN shows at the first step that produced it.
+      # The logs are means since the last --log_every point, so a NaN shows at the first step that produced it.
       when = (f"step {step}" if self.steps_per_execution == 1 else
               f"one of steps {step - self.steps_per_execution + 1}-{step}")
       raise NonFiniteError(
