@@ -1,7 +1,9 @@
-"""Keras callbacks that run at global-step intervals: checkpoints, sample grids, summaries, the stop."""
+"""Keras callbacks that run at global-step intervals: checkpoints, sample grids, summaries, progress, the stop."""
 
 import math
 import os
+import shlex
+import sys
 import time
 
 from absl import logging
@@ -97,7 +99,7 @@ class NonFiniteGuard(StepCallback):
     bad = {key: logs[key] for key in self.keys if key in logs and not math.isfinite(float(logs[key]))}
     if bad:
       values = ", ".join(f"{key}={value}" for key, value in sorted(bad.items()))
-      # The logs are running means over the epoch, so a NaN shows at the first step that produced it.
+      # The logs are means since the last --log_every point, so a NaN shows at the first step that produced it.
       when = (f"step {step}" if self.steps_per_execution == 1 else
               f"one of steps {step - self.steps_per_execution + 1}-{step}")
       raise NonFiniteError(
@@ -177,7 +179,7 @@ class GridWriter(StepCallback):
     if step == self.last_written:
       return
     grid = self.render(self.model)
-    path = os.path.join(self.samples_dir, f"grid_{step:08d}.png")
+    path = os.path.join(self.samples_dir, samples.grid_filename(step))
     try:
       tf.io.gfile.makedirs(self.samples_dir)
       samples.write_png(grid, path)
@@ -200,13 +202,61 @@ class GridWriter(StepCallback):
     self.write(self.step)
 
 
-class ScalarWriter(StepCallback):
-  """Writes the step's logs (losses, accuracies, loss scales) to TensorBoard every `every` steps."""
+LOGS_SUBDIR = "logs"  # <run_dir>/logs: the TensorBoard event files.
 
-  def __init__(self, start_step, steps_per_execution, every, writer):
+
+def logs_dir(run_dir: str) -> str:
+  """Where a run's TensorBoard event files are."""
+  return os.path.join(run_dir, LOGS_SUBDIR)
+
+
+def learning_rate(optimizer) -> float:
+  """The optimizer's current learning rate (a LossScaleOptimizer forwards to the one it wraps)."""
+  return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
+
+def _hparam_value(value):
+  # The hparams plugin takes numbers, booleans and strings; tuples and None are shown as text.
+  return value if isinstance(value, (bool, int, float, str)) else str(value)
+
+
+def write_config_summary(writer, config, step: int) -> None:
+  """Writes the resolved configuration to TensorBoard: as text (every field), and as hparams, so the
+  HPARAMS tab can line up runs by their settings."""
+  from tensorboard.plugins.hparams import api as hparams_api  # A dependency of tensorflow.
+
+  text = "\n".join("    " + line for line in config.to_json().splitlines())  # Indented: a Markdown code block.
+  with writer.as_default():
+    tf.summary.text("config", text, step=step)
+    hparams_api.hparams({name: _hparam_value(value) for name, value in config.to_dict().items()},
+                        trial_id=config.run_dir or None)
+  writer.flush()
+
+
+class ScalarWriter(StepCallback):
+  """Writes the logs (losses, accuracies, loss scales) and both learning rates to TensorBoard every `every`
+  steps, and the configuration once.
+
+  Each point is the mean over its own interval: the model's trackers keep running means, so they are
+  restarted after every write (Keras also restarts them at each epoch, so an interval that spans an epoch
+  boundary averages its steps after the boundary). The progress line shows the same interval means.
+
+  Args:
+    start_step, steps_per_execution: as for `StepCallback`.
+    every: steps between points.
+    writer: the run's TensorBoard summary writer.
+    config: the resolved configuration to record when training starts; None records none.
+  """
+
+  def __init__(self, start_step, steps_per_execution, every, writer, config=None):
     super().__init__(start_step, steps_per_execution)
     self.every = every
     self.writer = writer
+    self.config = config
+
+  def on_train_begin(self, logs=None):
+    if self.config is not None:
+      write_config_summary(self.writer, self.config, self.step)
 
   def on_step_end(self, step, logs):
     if step % self.every:
@@ -214,6 +264,166 @@ class ScalarWriter(StepCallback):
     with self.writer.as_default():
       for name, value in logs.items():
         tf.summary.scalar(f"train/{name}", value, step=step)
+      for name, optimizer in (("g_learning_rate", self.model.g_optimizer),
+                              ("d_learning_rate", self.model.d_optimizer)):
+        tf.summary.scalar(f"train/{name}", learning_rate(optimizer), step=step)
+    self.model.reset_metrics()
 
   def on_train_end(self, logs=None):
     self.writer.flush()
+
+
+def format_duration(seconds: float) -> str:
+  """1h02m, 3m05s, 42s."""
+  seconds = int(round(max(seconds, 0.0)))
+  hours, rest = divmod(seconds, 3600)
+  minutes, seconds = divmod(rest, 60)
+  if hours:
+    return f"{hours}h{minutes:02d}m"
+  return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
+
+
+LEADING_LOGS = ("d_loss", "g_loss")  # Shown first; the rest of the logs follow in name order.
+
+
+def _format_value(value) -> str:
+  value = float(value)
+  return f"{value:.4g}" if abs(value) < 1e4 else f"{value:.3g}"
+
+
+class Progress(StepCallback):
+  """Shows a run as whole progress lines and ends with a summary of where everything is.
+
+    step 1200/5000 (24%) | 2m10s, ETA 6m51s | 590 img/s | d_loss 1.21 g_loss 0.874 ... | eval@1000 ...
+
+  A line is printed after the first step (which includes tracing), then every `every_seconds`, and at the
+  end. Whole lines, each written and flushed at once, rather than a carriage-return bar: log messages
+  (absl's, and TensorFlow's C++ ones, which bypass Python) land between lines instead of inside one, on
+  a terminal and in a log file alike.
+
+  The losses are the means since the last --log_every point (ScalarWriter restarts them there); images/s
+  counts real training images over training time (evaluation pauses left out), the ETA the wall-clock time
+  including them.
+
+  Args:
+    start_step, steps_per_execution: as for `StepCallback`.
+    total_steps: the step training stops at.
+    examples_per_step: real images one step consumes.
+    config: the resolved configuration (run directory, network, verbosity, --progress_seconds).
+    output_dir: where this process writes: the run directory on the chief; elsewhere no summary is printed.
+    watched: other callbacks: `paused_seconds` (time that is not training) and `latest` ((step, headline
+      figures) of the newest evaluation) are read from those that have them.
+    stream: where to write (default: sys.stdout when writing).
+    clock: seconds, monotonic (for tests).
+  """
+
+  def __init__(self, start_step, steps_per_execution, total_steps, examples_per_step, config, output_dir,
+               watched=(), stream=None, clock=time.perf_counter):
+    super().__init__(start_step, steps_per_execution)
+    self.start_step = start_step
+    self.total_steps = total_steps
+    self.examples_per_step = examples_per_step
+    self.config = config
+    self.output_dir = output_dir
+    self.watched = list(watched)
+    self.stream = stream
+    self.clock = clock
+    self.every_seconds = config.progress_seconds
+    self.enabled = config.verbose > 0
+    self.began = self.first_done = self.last_printed = self.last_printed_step = None
+    self.first_step = start_step
+    self.paused_at_first = 0.0
+    self.logs = {}
+
+  def _write(self, line: str) -> None:
+    stream = self.stream or sys.stdout
+    stream.write(line + "\n")
+    stream.flush()
+
+  def paused_seconds(self) -> float:
+    return sum(getattr(callback, "paused_seconds", 0.0) for callback in self.watched)
+
+  def latest_evaluation(self):
+    """(step, headline figures) of the newest evaluation of any watched callback, or None."""
+    found = [callback.latest for callback in self.watched if getattr(callback, "latest", None)]
+    return max(found, key=lambda latest: latest[0]) if found else None
+
+  def line(self, step: int, logs: dict) -> str:
+    """The progress line at `step`."""
+    now = self.clock()
+    parts = [f"step {step}/{self.total_steps} ({100.0 * step / max(self.total_steps, 1):.0f}%)"]
+    timing = format_duration(now - self.began)
+    steps_done = step - self.first_step
+    if steps_done > 0:
+      wall = now - self.first_done
+      training = max(wall - (self.paused_seconds() - self.paused_at_first), 1e-9)
+      eta = (self.total_steps - step) * wall / steps_done
+      timing += f", ETA {format_duration(eta)}"
+      parts += [timing, f"{steps_done * self.examples_per_step / training:.0f} img/s"]
+    else:
+      parts.append(timing + " (the first step includes tracing)")
+    if logs:
+      names = [name for name in LEADING_LOGS if name in logs] + sorted(set(logs) - set(LEADING_LOGS))
+      parts.append(" ".join(f"{name} {_format_value(logs[name])}" for name in names))
+    latest = self.latest_evaluation()
+    if latest:
+      eval_step, figures = latest
+      parts.append(f"eval@{eval_step} " + " ".join(f"{name} {_format_value(value)}"
+                                                  for name, value in figures.items()))
+    return " | ".join(parts)
+
+  def on_train_begin(self, logs=None):
+    self.began = self.clock()
+
+  def on_step_end(self, step, logs):
+    self.logs = dict(logs)
+    now = self.clock()
+    if self.first_done is None:  # Rates are measured from here, past the tracing of the first call.
+      self.first_done, self.first_step, self.paused_at_first = now, step, self.paused_seconds()
+    elif self.last_printed is not None and now - self.last_printed < self.every_seconds:
+      return
+    if self.enabled:
+      self._write(self.line(step, self.logs))
+    self.last_printed, self.last_printed_step = now, step
+
+  def on_train_end(self, logs=None):
+    if not self.enabled:
+      return
+    if self.last_printed_step is not None and self.last_printed_step != self.step:
+      self._write(self.line(self.step, self.logs))
+    if self.output_dir == self.config.run_dir:
+      self._write(self.summary())
+
+  def summary(self) -> str:
+    """Where the run's files are, and the commands that use them."""
+    from cgan_tf import networks
+
+    run_dir = self.config.run_dir
+    seconds = self.clock() - self.began
+    done = self.step >= self.total_steps
+    lines = [f"Trained steps {self.start_step}-{self.step} of {self.total_steps} in {format_duration(seconds)}"
+             + ("." if done else "; run the same command again to continue.")]
+    frames = samples.grid_files(samples.samples_dir(run_dir))
+    if frames:
+      lines.append(f"  grid         {frames[-1][1]}  ({len(frames)} frames in {samples.samples_dir(run_dir)})")
+    lines.append(f"  checkpoints  {checkpoints.checkpoint_dir(run_dir)}")
+    lines.append(f"  logs         tensorboard --logdir {shlex.quote(logs_dir(run_dir))}")
+    from cgan_tf.evaluation.callback import METRICS_FILE  # Late: evaluation imports this module.
+    metrics_path = os.path.join(run_dir, METRICS_FILE)
+    if tf.io.gfile.exists(metrics_path):
+      lines.append(f"  metrics      {metrics_path}")
+    python = os.path.basename(sys.executable) or "python3"
+    main = f"{python} -m cgan_tf.main --run_dir={shlex.quote(run_dir)}"
+    sampled = shlex.quote(os.path.join(run_dir, "sampled"))
+    lines.append("Next:")
+    if networks.get(self.config.network).data_kind == "points":  # Neither measured nor served.
+      lines.append(f"  sample    {main} --mode=sample --output_dir={sampled}")
+    else:
+      label = "--label=-1 " if self.config.num_classes else ""
+      lines += [
+          f"  sample    {main} --mode=sample {label}--output_dir={sampled}",
+          f"  evaluate  {main} --mode=eval",
+          f"  export    {main} --mode=export --export_dir={shlex.quote(os.path.join(run_dir, 'export'))}",
+      ]
+    lines.append(f"  gallery   {python} tools/make_gallery.py --run_dir={shlex.quote(run_dir)}")
+    return "\n".join(lines)

@@ -113,6 +113,10 @@ class Config:
   eval_report: str = ""
   cas_epochs: int = 10
   keep_best: bool = False
+  # Watching a run and sampling from it.
+  progress_seconds: float = 10.0
+  interpolate: int = 0
+  truncation: float = 0.0
 
   @property
   def diffaugment_policies(self) -> Tuple[str, ...]:
@@ -224,6 +228,7 @@ def validate(config: Config) -> Config:
     _check(len(config.image_shape) == 3 and all(d > 0 for d in config.image_shape), "image_shape",
            f"must be three positive sizes (height, width, channels), got {config.image_shape!r}")
   _validate_evaluation(config)
+  _validate_watching_and_sampling(config)
   if config.mode == "sample":
     _check(bool(config.output_dir), "output_dir", "is required with --mode=sample")
     _check(config.label >= -1, "label", f"must be a class index, or -1 for a grid of every class, "
@@ -286,6 +291,18 @@ def _validate_own_images(config: Config) -> None:
          f"images from {config.data_dir}; give them their own name, e.g. --dataset={suggestion}")
 
 
+def _validate_watching_and_sampling(config: Config) -> None:
+  """The progress line and the --mode=sample options."""
+  _check(0.0 <= config.progress_seconds < float("inf"), "progress_seconds",
+         f"must be a non-negative number of seconds (0: a line after every step), got {config.progress_seconds!r}")
+  _check(isinstance(config.interpolate, int) and (config.interpolate == 0 or config.interpolate >= 2),
+         "interpolate", f"must be 0 (no interpolation) or the number of images on the path, at least 2, "
+         f"got {config.interpolate!r}")
+  _check(0.0 <= config.truncation < float("inf"), "truncation",
+         f"must be a positive bound psi (noise components with |z| > psi are redrawn; e.g. 1.0 for normal "
+         f"noise, smaller for more typical and less varied images) or 0 for none, got {config.truncation!r}")
+
+
 def _validate_evaluation(config: Config) -> None:
   """The measuring flags (cgan_tf/evaluation)."""
   from cgan_tf.evaluation import metrics  # The metric registry; late for the same reason as above.
@@ -337,6 +354,9 @@ def check_architecture(config: Config) -> None:
              f"network {config.network!r} supports {', '.join(('auto',) + allowed)}, got {value!r}")
   _check(not config.spectral_norm or spec.spectral_norm, "spectral_norm",
          f"network {config.network!r} does not support spectral normalization")
+  if config.mode == "sample" and spec.data_kind == "points":
+    _check(not config.interpolate and not config.truncation, "interpolate" if config.interpolate else
+           "truncation", f"draws images; network {config.network!r} generates points")
   if config.mode == "sample" and config.label >= 0:
     _check(config.num_classes > 0, "label", "this run is unconditional; use --label=-1 for a grid")
     _check(config.label < config.num_classes, "label",

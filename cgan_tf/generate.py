@@ -1,4 +1,5 @@
-"""--mode=sample: images of a chosen class (or the grid of every class) from a run's latest checkpoint."""
+"""--mode=sample: images of a chosen class (or the grid of every class), or a path between two noise
+vectors as PNGs and a GIF, from a run's latest checkpoint."""
 
 import os
 
@@ -19,7 +20,8 @@ def load_run_config(config: Config) -> Config:
   if saved is None:
     raise ConfigError(f"--run_dir: {config.run_dir} holds no trained run (no config.json); train first")
   return saved.replace(mode=config.mode, run_dir=config.run_dir, label=config.label,
-                       num_images=config.num_images, output_dir=config.output_dir)
+                       num_images=config.num_images, output_dir=config.output_dir,
+                       interpolate=config.interpolate, truncation=config.truncation)
 
 
 def load_generator(config: Config, directory: str = None):
@@ -53,7 +55,8 @@ def weights_name(config: Config) -> str:
 
 
 def sample(config: Config) -> list:
-  """Writes PNGs for --label (or a grid of every class with --label=-1); returns the paths."""
+  """Writes PNGs for --label (or a grid of every class with --label=-1), or with --interpolate a path of
+  images (PNGs, a strip and a GIF); returns the paths."""
   config = load_run_config(config)
   config_lib.check_architecture(config)
   generator, path = load_generator(config)
@@ -64,14 +67,24 @@ def sample(config: Config) -> list:
     points.report(generator, data_lib.load(config, "test"), config.latent_dim, config.seed, config.noise,
                   config.output_dir, count=config.num_images)
     paths = [os.path.join(config.output_dir, name) for name in ("scatter.png", points.REPORT_FILE)]
+  elif config.interpolate:
+    if not config.num_classes:
+      labels, prefix = None, "interpolation"
+    elif config.label >= 0:
+      labels, prefix = [config.label], f"class{config.label}_interpolation"
+    else:
+      labels, prefix = list(range(config.num_classes)), "classes_interpolation"
+    frames = samples.interpolation_frames(generator, labels, config.interpolate, config.latent_dim, config.seed,
+                                          spec.output, config.noise, config.truncation)
+    paths = samples.write_interpolation(frames, config.output_dir, prefix)
   elif config.label >= 0 or not config.num_classes:
     paths = samples.write_class_samples(generator, config.label if config.num_classes else -1, config.num_images,
                                         config.latent_dim, config.seed, config.output_dir, spec.output,
-                                        config.noise)
+                                        config.noise, config.truncation)
   else:
     tf.io.gfile.makedirs(config.output_dir)
     grid = samples.render_grid(generator, config.num_classes, config.samples_per_class,
-                               config.latent_dim, config.seed, spec.output, config.noise)
+                               config.latent_dim, config.seed, spec.output, config.noise, config.truncation)
     paths = [os.path.join(config.output_dir, "grid.png")]
     samples.write_png(grid, paths[0])
   logging.info("Wrote %d file(s) to %s from %s", len(paths), config.output_dir, path)

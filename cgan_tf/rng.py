@@ -46,3 +46,30 @@ def latent(shape, seed, distribution="normal"):
   if distribution == "normal":
     return normal(shape, seed)
   raise ValueError(f"unknown noise distribution {distribution!r}; known: {', '.join(NOISE_DISTRIBUTIONS)}")
+
+
+def truncated_latent(shape, seed, distribution="normal", truncation=0.0, max_rounds=10_000):
+  """Generator noise with the truncation trick: every component with |z| > `truncation` is redrawn.
+
+  Each redraw comes from the same distribution on a seed folded from `seed`, so components within the
+  bound keep their values: raising `truncation` changes fewer components, and without truncation (0)
+  this is `latent`. Smaller bounds trade variety for more typical images (Brock et al., BigGAN, 2018).
+  Eager code (a Python loop), for sampling, not for the training step.
+
+  Args:
+    shape, seed, distribution: as for `latent`.
+    truncation: the bound psi > 0; 0 turns truncation off.
+    max_rounds: redraw rounds before the rare survivors are clipped to the bound.
+
+  Returns:
+    float32 noise of `shape` with every |component| <= truncation.
+  """
+  noise = latent(shape, seed, distribution)
+  if not truncation:
+    return noise
+  for round_index in range(1, max_rounds + 1):
+    outside = tf.abs(noise) > truncation
+    if not bool(tf.reduce_any(outside)):
+      return noise
+    noise = tf.where(outside, latent(shape, fold_in(seed, round_index), distribution), noise)
+  return tf.clip_by_value(noise, -truncation, truncation)

@@ -179,7 +179,7 @@ def train(config: Config, extra_callbacks=()) -> gan.ConditionalGAN:
   callbacks = [
       # First, so a NaN step stops training before any writer sees it.
       callbacks_lib.NonFiniteGuard(*step_args, checkpoints.checkpoint_dir(config.run_dir)),
-      callbacks_lib.ScalarWriter(*step_args, config.log_every, writer),
+      callbacks_lib.ScalarWriter(*step_args, config.log_every, writer, config=config),
       callbacks_lib.GridWriter(*step_args, config.sample_every, os.path.join(output_dir, "samples"),
                                writer, samples.progress_renderer(config, data)),
       callbacks_lib.Checkpointer(*step_args, manager, config.checkpoint_every),
@@ -191,12 +191,15 @@ def train(config: Config, extra_callbacks=()) -> gan.ConditionalGAN:
   if config.train_minutes:
     callbacks.append(callbacks_lib.StopAfterTime(*step_args, config.train_minutes,
                                                  pausers=[c for c in callbacks if hasattr(c, "paused_seconds")]))
+  # After every writer, so its closing summary sees the final grid and checkpoint.
+  callbacks.append(callbacks_lib.Progress(*step_args, total, examples_per_step(config), config, output_dir,
+                                          watched=[c for c in callbacks if hasattr(c, "paused_seconds")]))
   callbacks.extend(extra_callbacks)
   dataset = data_lib.distributed_dataset(strategy, data, config.batch_size, config.seed, start_step,
                                          config.d_steps, networks.get(config.network).output)
   try:
     model.fit(dataset, epochs=math.ceil(total / steps_per_epoch), initial_epoch=start_step // steps_per_epoch,
-              steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=config.verbose,
+              steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=0,
               shuffle=False)
   except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError) as e:
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):

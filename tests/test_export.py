@@ -315,6 +315,10 @@ def serve_like_tf_serving(signature_fn, body):
       if isinstance(value, bytes):
         return {"b64": base64.b64encode(value).decode()}
       return [{"b64": base64.b64encode(v).decode()} for v in value]
+    if isinstance(value, bytes):  # Other strings come back as UTF-8 text.
+      return value.decode()
+    if isinstance(value, np.ndarray) and value.dtype == object:
+      return [v.decode() for v in value.tolist()]
     return value.tolist()
 
   outputs = {name: value.numpy() for name, value in outputs.items()}
@@ -353,18 +357,27 @@ def test_client_request_formats_give_the_same_images(served, keras_generator):
     serving_client.build_request(export.SERVING_SEEDED, labels, "instances", seed=[8, 9])
 
 
-@pytest.fixture
-def fake_tf_serving(served):
-  """A local HTTP server that answers TF Serving's REST predict API from the loaded SavedModel."""
+@pytest.fixture(params=[False])
+def fake_tf_serving(request, served):
+  """A local HTTP server that answers TF Serving's REST predict API from the loaded SavedModel.
+
+  With the parameter True it also refuses, as TF Serving's REST API does, a signature without inputs
+  ("Failed to get input map for signature"), e.g. `metadata`.
+  """
+  refuse_inputless = request.param
 
   class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):  # pylint: disable=invalid-name
       match = re.fullmatch(r"/v1/models/(\w+)(?:/versions/\d+)?:predict", self.path)
       body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+      signature = served.signatures[body["signature_name"]]
       try:
         assert match and match.group(1) == "fashion", self.path
-        answer, status = serve_like_tf_serving(served.signatures[body["signature_name"]], body), 200
+        if refuse_inputless and not signature.structured_input_signature[1]:
+          raise tf.errors.InvalidArgumentError(None, None, "Failed to get input map for signature: "
+                                               + body["signature_name"])
+        answer, status = serve_like_tf_serving(signature, body), 200
       except tf.errors.InvalidArgumentError as e:
         answer, status = {"error": e.message}, 400
       payload = json.dumps(answer).encode()
@@ -441,3 +454,54 @@ def test_tf1_session_loader_serves_and_validates_like_tf_serving(exported, serve
       with pytest.raises(tf.errors.InvalidArgumentError) as error:
         run(name, **feeds)
       assert message in error.value.message
+
+
+def client_argv(port, tmp_path, *extra):
+  return ["--host=127.0.0.1", f"--port={port}", "--model_name=fashion", "--label=4",
+          "--signature=serving_latent", f"--output_dir={tmp_path}", *extra]
+
+
+def test_client_interpolates_with_the_latent_size_and_noise_from_the_metadata_signature(
+    fake_tf_serving, keras_generator, tmp_path):
+  paths = serving_client.main(client_argv(fake_tf_serving, tmp_path, "--interpolate=5", "--noise_seed=3"))
+  noise = serving_client.interpolation_noise(5, 100, 3, "normal")  # latent_dim and noise from the model.
+  expected = keras_images(keras_generator, noise, [4] * 5)
+  np.testing.assert_array_equal(np.stack([np.asarray(Image.open(p)) for p in paths]), expected[..., 0])
+
+
+@pytest.mark.parametrize("noise", ["normal", "uniform"])
+def test_client_noise_follows_the_distribution(noise):
+  path = serving_client.interpolation_noise(9, 64, 0, noise)
+  ends = serving_client.random_noise(2, 64, 0, noise)
+  np.testing.assert_allclose(path[[0, -1]], ends, rtol=1e-5, atol=1e-6)
+  if noise == "uniform":  # A straight line, inside the cube.
+    assert np.all(np.abs(path) <= 1.0)
+    np.testing.assert_allclose(path[4], ends.mean(axis=0), rtol=1e-5, atol=1e-6)
+  else:  # On the sphere: the middle keeps a typical norm.
+    assert np.linalg.norm(path[4]) > 0.9 * min(np.linalg.norm(ends, axis=1))
+  independent = serving_client.random_noise(1000, 8, 1, noise)
+  assert (np.abs(independent).max() <= 1.0) == (noise == "uniform")
+
+
+@pytest.mark.parametrize("fake_tf_serving", [True], indirect=True)
+def test_client_without_a_metadata_answer_asks_for_the_flags(fake_tf_serving, keras_generator, tmp_path):
+  with pytest.raises(serving_client.ClientError, match="pass --latent_dim and --noise"):
+    serving_client.main(client_argv(fake_tf_serving, tmp_path, "--count=2"))
+  paths = serving_client.main(client_argv(fake_tf_serving, tmp_path, "--count=2", "--latent_dim=100",
+                                          "--noise=uniform"))
+  expected = keras_images(keras_generator, serving_client.random_noise(2, 100, 0, "uniform"), [4, 4])
+  np.testing.assert_array_equal(np.stack([np.asarray(Image.open(p)) for p in paths]), expected[..., 0])
+
+
+def test_client_needs_neither_tensorflow_nor_cgan_tf(tmp_path):
+  script = textwrap.dedent(f"""
+    import sys
+    sys.modules["tensorflow"] = None  # Any import of these now raises ImportError.
+    sys.modules["cgan_tf"] = None
+    sys.path.insert(0, {os.path.join(REPO_ROOT, "tools")!r})
+    import serving_client
+    print(serving_client.interpolation_noise(4, 3, 0, "uniform").shape)
+  """)
+  result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=str(tmp_path))
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.strip() == "(4, 3)"

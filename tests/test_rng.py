@@ -1,6 +1,7 @@
 """The noise stream is the same with and without XLA, and is standard normal."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from cgan_tf import rng
@@ -34,3 +35,16 @@ def test_normal_statistics_and_seed_dependence():
 def test_uniform_range():
   u = rng.uniform([100000], SEED).numpy()
   assert u.min() >= 0.0 and u.max() < 1.0 and abs(u.mean() - 0.5) < 0.01
+
+
+@pytest.mark.parametrize("distribution", ["normal", "uniform"])
+def test_truncation_redraws_only_the_components_beyond_the_bound(distribution):
+  full = rng.latent([64, 100], SEED, distribution).numpy()
+  truncated = rng.truncated_latent([64, 100], SEED, distribution, truncation=0.5).numpy()
+  assert np.all(np.abs(truncated) <= 0.5)
+  inside = np.abs(full) <= 0.5
+  np.testing.assert_array_equal(truncated[inside], full[inside])
+  assert not np.array_equal(truncated[~inside], full[~inside])
+  # Redrawn values follow the distribution conditioned on the bound, not a pile-up at the bound.
+  assert np.mean(np.abs(truncated[~inside]) > 0.49) < 0.1
+  np.testing.assert_array_equal(rng.truncated_latent([64, 100], SEED, distribution, truncation=0.0), full)

@@ -1,12 +1,16 @@
 """A TF Serving REST client for an exported cgan_tf generator: request images, write them as PNGs.
 
-Needs only the standard library and numpy (no TensorFlow, no cgan_tf), so it runs on any machine that can
-reach the server:
+Needs only the standard library and numpy (no TensorFlow, no installed cgan_tf), so it runs on any machine
+that can reach the server; the interpolation maths is cgan_tf/interpolation.py (numpy only), loaded from the
+checkout this file sits in, or from an installed cgan_tf:
 
   python tools/serving_client.py --host=localhost --port=8501 --model_name=fashion --label=7 --count=16 \
       --output_dir=/tmp/served
   python tools/serving_client.py ... --signature=serving_seeded --seed=1,2 --format=inputs
-  python tools/serving_client.py ... --signature=serving_latent --interpolate=3 --format=instances
+  python tools/serving_client.py ... --signature=serving_latent --interpolate=8 --format=instances
+
+serving_latent needs the model's noise size and distribution: by default they are read from the model's
+`metadata` signature (latent_dim, and "noise" in metadata_json); --latent_dim and --noise override them.
 
 Request formats (https://www.tensorflow.org/tfx/serving/api_rest):
   instances (row): {"signature_name": s, "instances": [{"label": 7, ...}, ...]}, one object per image;
@@ -19,6 +23,7 @@ they are, so the files hold exactly what the model encoded.
 
 import argparse
 import base64
+import importlib.util
 import json
 import os
 import sys
@@ -29,7 +34,24 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 SIGNATURES = ("serving_default", "serving_seeded", "serving_latent")
+METADATA_SIGNATURE = "metadata"
 FORMATS = ("instances", "inputs")
+NOISE_DISTRIBUTIONS = ("normal", "uniform")
+
+
+def _load_interpolation():
+  """cgan_tf/interpolation.py, without importing cgan_tf's package (and with it TensorFlow)."""
+  path = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "cgan_tf", "interpolation.py")
+  if os.path.exists(path):
+    spec = importlib.util.spec_from_file_location("cgan_tf_interpolation", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+  from cgan_tf import interpolation  # pylint: disable=g-import-not-at-top
+  return interpolation
+
+
+interpolation = _load_interpolation()
 
 
 class ClientError(RuntimeError):
@@ -149,12 +171,53 @@ def post(url: str, body: dict, timeout: float = 60.0) -> dict:
     raise ClientError(f"cannot reach {url}: {e.reason} (is TF Serving running with --rest_api_port?)") from e
 
 
-def interpolation_noise(steps: int, latent_dim: int, seed: int) -> np.ndarray:
-  """`steps` points on the straight line between two Gaussian latent vectors."""
-  rng = np.random.default_rng(seed)
-  start, end = rng.standard_normal((2, latent_dim))
-  weights = np.linspace(0.0, 1.0, steps)[:, None]
-  return ((1.0 - weights) * start + weights * end).astype(np.float32)
+def random_noise(count: int, latent_dim: int, seed: int, noise: str = "normal") -> np.ndarray:
+  """float32 [count, latent_dim] from the model's noise distribution: standard normal or uniform in [-1, 1]."""
+  if noise not in NOISE_DISTRIBUTIONS:
+    raise ClientError(f"noise must be one of {', '.join(NOISE_DISTRIBUTIONS)}, got {noise!r}")
+  generator = np.random.default_rng(seed)
+  values = (generator.uniform(-1.0, 1.0, (count, latent_dim)) if noise == "uniform" else
+            generator.standard_normal((count, latent_dim)))
+  return values.astype(np.float32)
+
+
+def interpolation_noise(steps: int, latent_dim: int, seed: int, noise: str = "normal") -> np.ndarray:
+  """`steps` points between two random latent vectors: on the sphere for normal noise, on the straight line
+  (inside the cube) for uniform noise."""
+  start, end = random_noise(2, latent_dim, seed, noise)
+  return interpolation.path(start, end, steps, noise)
+
+
+def fetch_metadata(url: str) -> dict:
+  """The served model's `metadata` signature: latent_dim, noise, class names, ... as one dict.
+
+  Args:
+    url: the model's predict URL (`predict_url`).
+
+  Returns:
+    The description from metadata_json, with the signature's other outputs filled in where missing.
+
+  Raises:
+    ClientError: if the server cannot run the signature (e.g. it refuses signatures without inputs).
+  """
+  response = post(url, {"signature_name": METADATA_SIGNATURE, "inputs": {}})
+  if "error" in response or "outputs" not in response:
+    raise ClientError(f"the server did not answer the model's '{METADATA_SIGNATURE}' signature "
+                      f"({response.get('error', sorted(response))}); pass --latent_dim and --noise as "
+                      f"recorded in the export's <version>/assets/metadata.json")
+  outputs = response["outputs"]
+  description = json.loads(outputs.get("metadata_json", "{}"))
+  for name, value in outputs.items():
+    description.setdefault(name, value)
+  return description
+
+
+def latent_settings(url: str, latent_dim: Optional[int], noise: Optional[str]):
+  """(latent_dim, noise) for serving_latent: the ones given, the rest from the model's metadata."""
+  if latent_dim and noise:
+    return latent_dim, noise
+  description = fetch_metadata(url)
+  return latent_dim or int(description["latent_dim"]), noise or description.get("noise", "normal")
 
 
 def write_pngs(pngs: List[bytes], labels: Sequence[int], output_dir: str) -> List[str]:
@@ -180,13 +243,15 @@ def parse_args(argv):
                       "model (its signatures take a count, and the columnar format: --format=inputs).")
   parser.add_argument("--count", type=int, default=16, help="Images to request.")
   parser.add_argument("--seed", default=None, help="serving_seeded: two integers, e.g. 1,2.")
-  parser.add_argument("--latent_dim", type=int, default=100, help="serving_latent: the noise size.")
+  parser.add_argument("--latent_dim", type=int, default=0, help="serving_latent: the noise size; 0 (default) "
+                      "reads it from the model's metadata signature.")
   parser.add_argument("--interpolate", type=int, default=0,
-                      help="serving_latent: a path of N images between two random latent points "
-                           "(default: --count independent points).")
+                      help="serving_latent: a path of N images between two random latent points, spherical "
+                           "for normal noise and straight for uniform noise (default: --count independent "
+                           "points).")
   parser.add_argument("--noise_seed", type=int, default=0, help="serving_latent: seed of the noise.")
-  parser.add_argument("--noise", choices=("normal", "uniform"), default="normal", help="serving_latent: the "
-                      "distribution the model was trained on (its metadata's 'noise').")
+  parser.add_argument("--noise", choices=NOISE_DISTRIBUTIONS, default=None, help="serving_latent: the "
+                      "distribution the model was trained on; default: its metadata's 'noise'.")
   parser.add_argument("--output_dir", required=True)
   return parser.parse_args(argv)
 
@@ -194,17 +259,18 @@ def parse_args(argv):
 def main(argv=None) -> List[str]:
   args = parse_args(argv)
   seed = [int(part) for part in args.seed.split(",")] if args.seed else None
+  if args.interpolate == 1 or args.interpolate < 0:
+    raise ClientError(f"--interpolate must be 0 (off) or at least 2 images, got {args.interpolate}")
   count = args.interpolate or args.count
+  url = predict_url(args.host, args.port, args.model_name, args.model_version)
   noise = None
   if args.signature == "serving_latent":
-    generator = np.random.default_rng(args.noise_seed)
-    noise = (interpolation_noise(count, args.latent_dim, args.noise_seed) if args.interpolate else
-             generator.uniform(-1.0, 1.0, (count, args.latent_dim)) if args.noise == "uniform" else
-             generator.standard_normal((count, args.latent_dim)))
+    latent_dim, distribution = latent_settings(url, args.latent_dim, args.noise)
+    noise = (interpolation_noise(count, latent_dim, args.noise_seed, distribution) if args.interpolate else
+             random_noise(count, latent_dim, args.noise_seed, distribution))
   labels = [args.label] * count if args.label >= 0 else None
   body = build_request(args.signature, labels, args.request_format, seed=seed, noise=noise, count=count)
-  images, pngs = decode_response(post(predict_url(args.host, args.port, args.model_name,
-                                                  args.model_version), body))
+  images, pngs = decode_response(post(url, body))
   paths = write_pngs(pngs, labels or [-1] * len(pngs), args.output_dir)
   what = f"of class {args.label}" if labels else "(unconditional)"
   print(f"{len(paths)} images {list(images.shape)} {what} -> {args.output_dir}")

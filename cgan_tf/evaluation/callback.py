@@ -48,6 +48,7 @@ class EvalCallback(callbacks.StepCallback):
     self.best_manager = None
     self.best_distance = float("inf")
     self.last_measured = None
+    self.latest = None  # (step, headline figures) of the newest measurement, for the progress line.
     self.floor_logged = False
     self.paused_seconds = 0.0  # Time spent measuring: not training time for --train_minutes.
     # Other workers of a multi-worker run measure nothing: the figures would be the chief's, written to a
@@ -109,6 +110,7 @@ class EvalCallback(callbacks.StepCallback):
       logging.info("Step %d is the best so far (Fréchet distance %.4f); kept in %s", step, distance,
                    self.best_dir)
     self.last_measured = step
+    self.latest = (step, {name: figures[name] for name in report.HEADLINE if name in figures})
     self.paused_seconds += time.time() - start
     return figures
 

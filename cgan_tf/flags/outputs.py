@@ -12,9 +12,18 @@ flags.DEFINE_integer("keep_checkpoints", _DEFAULTS.keep_checkpoints, "Checkpoint
 flags.DEFINE_integer("sample_every", _DEFAULTS.sample_every, "Render the sample grid every N steps.")
 flags.DEFINE_integer("samples_per_class", _DEFAULTS.samples_per_class, "Grid columns (noise vectors).")
 flags.DEFINE_integer("log_every", _DEFAULTS.log_every, "Write TensorBoard scalars every N steps.")
-flags.DEFINE_integer("verbose", _DEFAULTS.verbose, "Keras fit verbosity: 0 silent, 1 progress bar, 2 a "
-                     "line per epoch.")
+flags.DEFINE_integer("verbose", _DEFAULTS.verbose, "0: no progress lines or closing summary; 1 or 2: a "
+                     "progress line every --progress_seconds and the closing summary.")
+flags.DEFINE_float("progress_seconds", _DEFAULTS.progress_seconds, "Training: print a progress line (step of "
+                   "total, elapsed and ETA, images/s, losses, the latest evaluation) every N seconds, as whole "
+                   "lines that log messages cannot tear; 0: after every step. --verbose=0 prints none.")
 flags.DEFINE_integer("label", _DEFAULTS.label, "--mode=sample: the class to draw; -1 for a grid of all.")
 flags.DEFINE_integer("num_images", _DEFAULTS.num_images, "--mode=sample: images to write.")
 flags.DEFINE_string("output_dir", _DEFAULTS.output_dir, "--mode=sample: where to write PNGs. "
                     "--mode=inspect_data: where to write the report and real_examples.png.")
+flags.DEFINE_integer("interpolate", _DEFAULTS.interpolate, "--mode=sample: instead of independent images, N "
+                     "images on a path between two noise vectors (spherical for normal noise, straight for "
+                     "uniform), for --label or every class; writes each image, a strip and a GIF. 0: off.")
+flags.DEFINE_float("truncation", _DEFAULTS.truncation, "--mode=sample: the truncation trick; noise components "
+                   "with |z| > psi are redrawn, trading variety for more typical images (e.g. 1.0, 0.5). "
+                   "0: off.")
