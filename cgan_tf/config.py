@@ -6,7 +6,6 @@ import os
 from typing import Optional, Tuple
 
 MODES = ("train", "sample", "export", "inspect_data", "train_evaluator", "eval")
-DATA_SOURCES = ("auto", "tfds", "idx", "folder", "npz")
 RESIZE_MODES = ("crop", "pad", "stretch")
 BAD_IMAGE_POLICIES = ("error", "skip")
 STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu")
@@ -34,7 +33,7 @@ class Config:
   # Data.
   dataset: str = "fashion_mnist"
   data_source: str = "auto"
-  data_dir: str = ""  # Empty: the data set's system copy, if it has one (cgan_tf/data.py).
+  data_dir: str = ""  # Empty: the data set's system copy, if it has one (cgan_tf/data/idx.py).
   tfds_data_dir: Optional[str] = None
   # Your own images (--data_source=folder or npz): size, channels, held-out split, bad files.
   image_size: int = 0
@@ -166,10 +165,10 @@ def validate(config: Config) -> Config:
   Raises:
     ConfigError: naming the first flag whose value is invalid and what it allows.
   """
-  from cgan_tf import losses, networks, optimizers  # Registries; imported late to keep config import-light.
+  from cgan_tf import data, losses, networks, optimizers  # Registries; imported late to keep config import-light.
 
   _check_choice(config, "mode", MODES)
-  _check_choice(config, "data_source", DATA_SOURCES)
+  _check_choice(config, "data_source", data.source_names())
   _check_choice(config, "resize_mode", RESIZE_MODES)
   _check_choice(config, "bad_images", BAD_IMAGE_POLICIES)
   _check(isinstance(config.image_size, int) and config.image_size >= 0, "image_size",
@@ -194,7 +193,7 @@ def validate(config: Config) -> Config:
          "is required (the directory for checkpoints, samples and logs; --mode=eval of a SavedModel "
          "--eval_source may give --eval_report instead)")
   _check(bool(config.dataset), "dataset", "is required, e.g. fashion_mnist")
-  if config.data_source in ("folder", "npz"):
+  if data.SOURCES.get(config.data_source) and data.SOURCES[config.data_source].own_files:
     _validate_own_images(config)
   for name in ("latent_dim", "embedding_dim", "g_filters", "d_filters", "batch_size", "checkpoint_every", "keep_checkpoints",
                "sample_every", "samples_per_class", "log_every", "steps_per_execution", "num_images"):
@@ -284,7 +283,7 @@ def _validate_own_images(config: Config) -> None:
          f"is required with --data_source={config.data_source} (the {what})")
   # The name keys the run's records and the evaluator cache: a built-in name would pass the user's images
   # off as that data set (and its cached evaluator) with nothing to tell them apart.
-  builtin = tuple(data.KNOWN_IDX_SETS) + tuple(data.POINT_DATASETS)
+  builtin = data.builtin_datasets()
   suggestion = os.path.splitext(os.path.basename(os.path.normpath(config.data_dir)))[0] or "mine"
   _check(config.dataset not in builtin, "dataset",
          f"{config.dataset!r} is a built-in data set, but --data_source={config.data_source} reads your own "

@@ -8,8 +8,10 @@ import tensorflow as tf
 
 from cgan_tf import checkpoints
 from cgan_tf import config as config_lib
+from cgan_tf import data as data_lib
 from cgan_tf import distribute
 from cgan_tf import networks
+from cgan_tf import points_report
 from cgan_tf import samples
 from cgan_tf.config import Config, ConfigError
 
@@ -62,11 +64,9 @@ def sample(config: Config) -> list:
   generator, path = load_generator(config)
   spec = networks.get(config.network)
   if spec.data_kind == "points":
-    from cgan_tf import data as data_lib
-    from cgan_tf import points
-    points.report(generator, data_lib.load(config, "test"), config.latent_dim, config.seed, config.noise,
-                  config.output_dir, count=config.num_images)
-    paths = [os.path.join(config.output_dir, name) for name in ("scatter.png", points.REPORT_FILE)]
+    points_report.report(generator, data_lib.load(config, "test"), config.latent_dim, config.seed, config.noise,
+                         config.output_dir, count=config.num_images)
+    paths = [os.path.join(config.output_dir, name) for name in ("scatter.png", points_report.REPORT_FILE)]
   elif config.interpolate:
     if not config.num_classes:
       labels, prefix = None, "interpolation"

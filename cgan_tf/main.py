@@ -136,8 +136,8 @@ def run(config: Config):
     from cgan_tf import export
     return export.export(config)
   if config.mode == "inspect_data":
-    from cgan_tf import inspect_data
-    return inspect_data.inspect(config)
+    from cgan_tf.data import inspection
+    return inspection.inspect(config)
   if config.mode in ("train_evaluator", "eval"):
     from cgan_tf.evaluation import report
     return report.train_evaluator(config) if config.mode == "train_evaluator" else report.evaluate(config)

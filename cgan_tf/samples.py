@@ -131,10 +131,11 @@ def progress_renderer(config, data):
   """The function (GAN model -> uint8 frame) that draws a run's progress: the fixed grid of images, or a
   scatter plot of generated over real points. It draws with the sampling generator (the EMA if any)."""
   from cgan_tf import networks
-  from cgan_tf import points
+  from cgan_tf import points_report
+  from cgan_tf.data import PointData
 
-  if isinstance(data, points.PointData):
-    return lambda model: points.render_progress(model.sampling_generator, data.points, config.latent_dim,
+  if isinstance(data, PointData):
+    return lambda model: points_report.render_progress(model.sampling_generator, data.points, config.latent_dim,
                                                 config.seed, config.noise)
   output = networks.get(config.network).output
   return lambda model: render_grid(model.sampling_generator, config.num_classes, config.samples_per_class,

@@ -12,11 +12,12 @@ from cgan_tf import callbacks as callbacks_lib
 from cgan_tf import checkpoints
 from cgan_tf import config as config_lib
 from cgan_tf import data as data_lib
+from cgan_tf.data import pipeline
 from cgan_tf import distribute
 from cgan_tf import gan
 from cgan_tf import loss_scale
 from cgan_tf import networks
-from cgan_tf import points
+from cgan_tf import points_report
 from cgan_tf import samples
 from cgan_tf.config import Config, ConfigError
 from cgan_tf.optimizers import OPTIMIZERS
@@ -118,7 +119,7 @@ def examples_per_step(config: Config) -> int:
 
 
 def total_steps(config: Config, num_examples: int) -> int:
-  return config.train_steps or config.epochs * data_lib.steps_per_epoch(num_examples, examples_per_step(config))
+  return config.train_steps or config.epochs * pipeline.steps_per_epoch(num_examples, examples_per_step(config))
 
 
 def train(config: Config, extra_callbacks=()) -> gan.ConditionalGAN:
@@ -162,7 +163,7 @@ def train(config: Config, extra_callbacks=()) -> gan.ConditionalGAN:
     logging.info("Resumed from %s at step %d", restored, start_step)
     apply_learning_rates(model, config)
 
-  steps_per_epoch = data_lib.steps_per_epoch(len(data.labels), examples_per_step(config))
+  steps_per_epoch = pipeline.steps_per_epoch(len(data.labels), examples_per_step(config))
   total = total_steps(config, len(data.labels))
   if start_step >= total:
     logging.info("Run in %s is already at step %d of %d; nothing to train", config.run_dir, start_step,
@@ -195,8 +196,8 @@ def train(config: Config, extra_callbacks=()) -> gan.ConditionalGAN:
   callbacks.append(callbacks_lib.Progress(*step_args, total, examples_per_step(config), config, output_dir,
                                           watched=[c for c in callbacks if hasattr(c, "paused_seconds")]))
   callbacks.extend(extra_callbacks)
-  dataset = data_lib.distributed_dataset(strategy, data, config.batch_size, config.seed, start_step,
-                                         config.d_steps, networks.get(config.network).output)
+  dataset = pipeline.distributed_dataset(strategy, data, config.batch_size, config.seed, start_step,
+                                        config.d_steps, networks.get(config.network).output)
   try:
     model.fit(dataset, epochs=math.ceil(total / steps_per_epoch), initial_epoch=start_step // steps_per_epoch,
               steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=0,
@@ -215,6 +216,6 @@ def train(config: Config, extra_callbacks=()) -> gan.ConditionalGAN:
         f"Checkpoints are intact; last good checkpoint: "
         f"{checkpoints.last_good_checkpoint(checkpoints.checkpoint_dir(config.run_dir))}. Restart every "
         f"worker with the same command to resume from it.") from e
-  if isinstance(data, points.PointData) and output_dir == config.run_dir:
-    points.report(model.sampling_generator, data, config.latent_dim, config.seed, config.noise, config.run_dir)
+  if isinstance(data, data_lib.PointData) and output_dir == config.run_dir:
+    points_report.report(model.sampling_generator, data, config.latent_dim, config.seed, config.noise, config.run_dir)
   return model

@@ -1,4 +1,5 @@
-"""IDX reading, and the pipeline's guarantees: resumable at any step, same global batch for any replica count."""
+"""The data wing: its registry, IDX reading (cgan_tf/data/idx.py), TFDS and auto's choice (tfds.py), and the
+pipeline's guarantees (pipeline.py): resumable at any step, same global batch for any replica count."""
 
 import os
 
@@ -7,6 +8,9 @@ import pytest
 import tensorflow as tf
 
 from cgan_tf import data
+from cgan_tf.data import idx
+from cgan_tf.data import pipeline
+from cgan_tf.data import tfds
 from cgan_tf.config import Config, ConfigError
 from conftest import DEBIAN_FASHION_MNIST, write_idx
 
@@ -22,8 +26,8 @@ def take(dataset, n):
 
 
 def test_load_idx_reads_the_synthetic_set(idx_dir):
-  train = data.load_idx(idx_dir, "train")
-  test = data.load_idx(idx_dir, "test")
+  train = idx.load_idx(idx_dir, "train")
+  test = idx.load_idx(idx_dir, "test")
   assert train.images.shape == (256, 28, 28, 1) and train.images.dtype == np.uint8
   assert test.images.shape == (128, 28, 28, 1)
   assert set(train.labels.tolist()) == set(range(10))
@@ -44,39 +48,39 @@ def test_idx_errors_name_the_file(tmp_path):
   images = np.zeros((5, 4, 4), np.uint8)
   path = write_idx(str(tmp_path / "train-images-idx3-ubyte"), images, compress=False)
   with pytest.raises(data.DataError, match="wrong IDX magic number 2051, expected 2049"):
-    data.read_idx(path, data.IDX_LABELS_MAGIC)
+    idx.read_idx(path, idx.IDX_LABELS_MAGIC)
   with open(path, "rb") as f:
     raw = f.read()
   with open(path, "wb") as f:
     f.write(raw[:-7])
   with pytest.raises(data.DataError, match="train-images-idx3-ubyte.*truncated"):
-    data.read_idx(path, data.IDX_IMAGES_MAGIC)
+    idx.read_idx(path, idx.IDX_IMAGES_MAGIC)
   with open(path, "wb") as f:
     f.write(raw[:2])
   with pytest.raises(data.DataError, match="truncated"):
-    data.read_idx(path, data.IDX_IMAGES_MAGIC)
+    idx.read_idx(path, idx.IDX_IMAGES_MAGIC)
 
 
 def test_idx_count_mismatch_and_missing_files(tmp_path):
   write_idx(str(tmp_path / "train-images-idx3-ubyte"), np.zeros((5, 4, 4), np.uint8))
   with pytest.raises(data.DataError, match="train-labels-idx1-ubyte"):
-    data.load_idx(str(tmp_path), "train")
+    idx.load_idx(str(tmp_path), "train")
   write_idx(str(tmp_path / "train-labels-idx1-ubyte"), np.zeros((4,), np.uint8))
   with pytest.raises(data.DataError, match="5 images but .* 4 labels"):
-    data.load_idx(str(tmp_path), "train")
+    idx.load_idx(str(tmp_path), "train")
   with pytest.raises(data.DataError, match="apt-get install dataset-fashion-mnist"):
-    data.load_idx(str(tmp_path / "absent"), "train")
+    idx.load_idx(str(tmp_path / "absent"), "train")
 
 
 def test_idx_label_out_of_range(tmp_path):
   write_idx(str(tmp_path / "train-images-idx3-ubyte"), np.zeros((3, 4, 4), np.uint8))
   write_idx(str(tmp_path / "train-labels-idx1-ubyte"), np.array([0, 1, 10], np.uint8))
   with pytest.raises(data.DataError, match="label 10 is out of range for 10 classes"):
-    data.load_idx(str(tmp_path), "train", tuple("abcdefghij"))
+    idx.load_idx(str(tmp_path), "train", tuple("abcdefghij"))
 
 
 def test_pipeline_scales_to_generator_range():
-  images, labels = next(iter(data.train_dataset(small_data(), 8, seed=0)))
+  images, labels = next(iter(pipeline.train_dataset(small_data(), 8, seed=0)))
   assert images.dtype == tf.float32 and labels.dtype == tf.int32
   assert images.shape == (8, 4, 4, 1)
   assert float(tf.reduce_min(images)) >= -1.0 and float(tf.reduce_max(images)) <= 1.0
@@ -84,20 +88,20 @@ def test_pipeline_scales_to_generator_range():
 
 def test_epochs_are_permutations_that_differ():
   source = small_data(count=40)
-  batches = take(data.train_dataset(source, 8, seed=3), 10)  # two epochs of 5 steps
+  batches = take(pipeline.train_dataset(source, 8, seed=3), 10)  # two epochs of 5 steps
   epoch0 = np.concatenate([y for _, y in batches[:5]])
   epoch1_images = np.concatenate([x for x, _ in batches[5:]])
   epoch0_images = np.concatenate([x for x, _ in batches[:5]])
   assert sorted(epoch0.tolist()) == sorted(source.labels.tolist())  # every example once per epoch
   assert not np.array_equal(epoch0_images, epoch1_images)  # reshuffled each epoch
-  assert np.array_equal(epoch0_images, np.concatenate([x for x, _ in take(data.train_dataset(source, 8, seed=3), 5)]))
+  assert np.array_equal(epoch0_images, np.concatenate([x for x, _ in take(pipeline.train_dataset(source, 8, seed=3), 5)]))
 
 
 @pytest.mark.parametrize("start_step", [1, 4, 5, 7])
 def test_pipeline_resumes_at_any_step(start_step):
   source = small_data(count=43)  # 5 steps per epoch; 3 examples dropped each epoch
-  full = take(data.train_dataset(source, 8, seed=11), 12)
-  resumed = take(data.train_dataset(source, 8, seed=11, start_step=start_step), 12 - start_step)
+  full = take(pipeline.train_dataset(source, 8, seed=11), 12)
+  resumed = take(pipeline.train_dataset(source, 8, seed=11, start_step=start_step), 12 - start_step)
   for (x_full, y_full), (x_res, y_res) in zip(full[start_step:], resumed):
     np.testing.assert_array_equal(x_full, x_res)
     np.testing.assert_array_equal(y_full, y_res)
@@ -111,9 +115,9 @@ class FakeContext:
 @pytest.mark.parametrize("pipelines,replicas", [(1, 2), (1, 4), (2, 2), (2, 4)])
 def test_same_global_batches_for_any_replica_and_worker_count(pipelines, replicas):
   source = small_data(count=64)
-  one = take(data.train_dataset(source, 16, seed=5), 3)
+  one = take(pipeline.train_dataset(source, 16, seed=5), 3)
   per_replica = 16 // replicas
-  streams = [take(data.train_dataset(source, 16, seed=5, input_context=FakeContext(pipelines, p, replicas)),
+  streams = [take(pipeline.train_dataset(source, 16, seed=5, input_context=FakeContext(pipelines, p, replicas)),
                   3 * replicas // pipelines) for p in range(pipelines)]
   for step in range(3):
     parts = []
@@ -125,9 +129,9 @@ def test_same_global_batches_for_any_replica_and_worker_count(pipelines, replica
 
 def test_batch_errors():
   with pytest.raises(ConfigError, match="--batch_size: 64 is larger than the data set"):
-    data.train_dataset(small_data(count=40), 64, seed=0)
+    pipeline.train_dataset(small_data(count=40), 64, seed=0)
   with pytest.raises(ConfigError, match="not divisible by the 3 replicas"):
-    data.train_dataset(small_data(), 8, seed=0, input_context=FakeContext(1, 0, 3))
+    pipeline.train_dataset(small_data(), 8, seed=0, input_context=FakeContext(1, 0, 3))
 
 
 def test_resolve_fills_shape_and_classes():
@@ -157,7 +161,7 @@ class _UnpreparedBuilder:
 
 @pytest.mark.skipif(not os.path.isdir(DEBIAN_FASHION_MNIST), reason="dataset-fashion-mnist not installed")
 def test_mnist_without_a_tfds_copy_is_refused_not_read_from_the_fashion_mnist_package(monkeypatch):
-  monkeypatch.setattr(data, "_tfds_builder", lambda config: _UnpreparedBuilder())
+  monkeypatch.setattr(tfds, "_tfds_builder", lambda config: _UnpreparedBuilder())
   with pytest.raises(data.DataError, match=r"(?s)could not download.*To get MNIST.*tfds build mnist.*"
                                            r"--data_source=idx --data_dir=DIR"):
     data.load(Config(run_dir="/tmp/unused", dataset="mnist"), "train")
@@ -203,5 +207,5 @@ def test_mnist_shaped_files_read_as_mnist_load_with_digit_names(tmp_path):
   write_idx(str(tmp_path / "train-labels-idx1-ubyte"), (np.arange(20) % 10).astype(np.uint8))
   config = Config(run_dir="/tmp/unused", dataset="mnist", data_source="idx", data_dir=str(tmp_path))
   train = data.load(config, "train")
-  assert abs(train.images.mean() - data.KNOWN_IDX_SETS["mnist"].mean_pixel) < 10
+  assert abs(train.images.mean() - idx.KNOWN_IDX_SETS["mnist"].mean_pixel) < 10
   assert train.class_names == tuple("0123456789")

@@ -15,12 +15,12 @@ import tensorflow as tf
 
 from cgan_tf import config as config_lib
 from cgan_tf import data
-from cgan_tf import image_sources
-from cgan_tf import inspect_data
 from cgan_tf import main as main_lib
 from cgan_tf import samples
 from cgan_tf.config import Config, ConfigError
 from cgan_tf.data import DataError
+from cgan_tf.data import inspection
+from cgan_tf.data import own_images
 
 # Class name -> fill colour; the folder names are deliberately not in sorted order of creation.
 SHAPE_CLASSES = {"square": (220, 30, 30), "circle": (30, 200, 30), "triangle": (40, 40, 230)}
@@ -110,15 +110,15 @@ def test_holdout_split_is_stratified_disjoint_and_seeded(shapes_dir):
   assert np.bincount(test.labels).tolist() == [2, 2, 2]
   assert train.class_names == test.class_names == ("circle", "square", "triangle")
   labels = np.arange(60) % 3
-  a_train, a_test = image_sources.holdout_split(labels, 3, 0.2, seed=3)
-  b_train, b_test = image_sources.holdout_split(labels, 3, 0.2, seed=3)
-  _, c_test = image_sources.holdout_split(labels, 3, 0.2, seed=4)
+  a_train, a_test = own_images.holdout_split(labels, 3, 0.2, seed=3)
+  b_train, b_test = own_images.holdout_split(labels, 3, 0.2, seed=3)
+  _, c_test = own_images.holdout_split(labels, 3, 0.2, seed=4)
   np.testing.assert_array_equal(a_test, b_test)
   assert not np.array_equal(a_test, c_test)
   assert sorted(np.concatenate([a_train, a_test]).tolist()) == list(range(60))
   # A class of one image stays in training; a tiny class still gives one test image.
   tiny = np.array([0, 1, 1, 1])
-  train_idx, test_idx = image_sources.holdout_split(tiny, 2, 0.1, seed=0)
+  train_idx, test_idx = own_images.holdout_split(tiny, 2, 0.1, seed=0)
   assert train_idx[0] == 0 and len(test_idx) == 1 and tiny[test_idx[0]] == 1
 
 
@@ -138,9 +138,9 @@ def test_mixed_sizes_are_resized_by_the_chosen_mode(tmp_path):
   draw_shape("circle", SHAPE_CLASSES["circle"], size=(48, 48)).save(os.path.join(root, "circle", "big.png"))
   results = {}
   for mode in config_lib.RESIZE_MODES:
-    decoded = image_sources.decode(folder_config(root, resize_mode=mode))
+    decoded = own_images.decode(folder_config(root, resize_mode=mode))
     assert decoded.images.shape == (8, 32, 32, 3)
-    assert sorted(image_sources.size_summary(decoded.original_sizes)) == [("32x32", 6), ("32x64", 1),
+    assert sorted(own_images.size_summary(decoded.original_sizes)) == [("32x32", 6), ("32x64", 1),
                                                                            ("48x48", 1)]
     results[mode] = decoded.images[decoded.paths.index(os.path.join(root, "square", "wide.png"))]
   # crop keeps the centre (all red); pad adds black bands above and below; stretch keeps the white sides.
@@ -149,7 +149,7 @@ def test_mixed_sizes_are_resized_by_the_chosen_mode(tmp_path):
   assert results["pad"][0, 16].tolist() == black and results["pad"][16, 0].tolist() == white
   assert results["stretch"][0, 16].tolist() == red and results["stretch"][16, 0].tolist() == white
   # Images already at the target size are not resampled.
-  decoded = image_sources.decode(folder_config(root))
+  decoded = own_images.decode(folder_config(root))
   first = decoded.images[decoded.paths.index(os.path.join(root, "circle", "000.png"))]
   np.testing.assert_array_equal(first, np.asarray(draw_shape("circle", SHAPE_CLASSES["circle"])))
 
@@ -283,7 +283,7 @@ def test_bad_files_stop_with_an_error_naming_them(shapes_dir):
 def test_bad_files_are_skipped_with_a_warning_naming_each(shapes_dir, caplog):
   text_file, broken = _add_bad_files(shapes_dir)
   with caplog.at_level(logging.WARNING):
-    decoded = image_sources.decode(folder_config(shapes_dir, bad_images="skip"))
+    decoded = own_images.decode(folder_config(shapes_dir, bad_images="skip"))
   assert len(decoded.labels) == 3 * PER_CLASS and broken not in decoded.paths
   assert [path for path, _ in decoded.skipped] == [text_file, broken]
   warnings = "\n".join(record.getMessage() for record in caplog.records)
@@ -314,7 +314,7 @@ def test_images_outside_class_folders_and_hidden_files(shapes_dir):
     f.write("hidden")
   with pytest.raises(DataError, match="stray.png: an image outside the class subdirectories"):
     data.load(folder_config(shapes_dir))
-  decoded = image_sources.decode(folder_config(shapes_dir, bad_images="skip"))
+  decoded = own_images.decode(folder_config(shapes_dir, bad_images="skip"))
   assert decoded.class_names == ("circle", "square", "triangle") and len(decoded.labels) == 3 * PER_CLASS
   assert [os.path.basename(path) for path, _ in decoded.skipped] == ["stray.png"]
 
@@ -345,7 +345,7 @@ def test_inspect_data_reports_counts_and_writes_examples(shapes_dir, tmp_path, c
 
 
 def test_inspect_data_on_npz(gray_npz, tmp_path):
-  report = inspect_data.inspect(npz_config(gray_npz, mode="inspect_data", output_dir=str(tmp_path / "r")))
+  report = inspection.inspect(npz_config(gray_npz, mode="inspect_data", output_dir=str(tmp_path / "r")))
   assert report["train_counts"] == [14, 14, 14] and report["image_shape"] == [28, 28, 1]
   assert len(report["channel_mean"]) == 1 and report["pixel_max"] == 250
 

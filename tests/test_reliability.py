@@ -460,6 +460,6 @@ def test_nothing_is_fetched_from_the_network_except_by_tfds():
     assert not network_modules.search(source), path
     assert "get_file(" not in source, path  # keras.utils.get_file downloads
     if "download" in source.replace("downloading", "").replace("a TFDS download", ""):
-      # The only download: TFDS preparing a data set the user named, in data.load_tfds.
-      assert path == os.path.join("cgan_tf", "data.py"), path
+      # The only download: TFDS preparing a data set the user named, in data.tfds.load_tfds.
+      assert path == os.path.join("cgan_tf", "data", "tfds.py"), path
       assert source.count("download_and_prepare(") == 1

@@ -103,9 +103,9 @@ def define_gan(g_model: keras.Model, d_model: keras.Model) -> keras.Model:
 
 def load_real_samples(data_dir: str = FASHION_MNIST_DIR):
   """Fashion-MNIST's train split from the Debian IDX files: [images float32 in [-1, 1], labels int32]."""
-  from cgan_tf import data as data_lib  # Only the IDX reader: the source's keras.datasets needs internet.
+  from cgan_tf.data import idx  # Only the IDX reader: the source's keras.datasets needs internet.
 
-  train = data_lib.load_idx(data_dir, "train")
+  train = idx.load_idx(data_dir, "train")
   images = (train.images.astype("float32") - 127.5) / 127.5
   return [images, train.labels]
 

@@ -269,7 +269,7 @@ def pipeline(args) -> None:
   supplied = median([r["images_per_second"] for r in pipelines])
   consumed = median([r["images_per_second"] for r in trainings])
   print_header("Input pipeline", [
-      f"`cgan_tf.data.train_dataset` for `{os.path.relpath(flagfile)}` (batch {pipelines[0]['batch_size']}), "
+      f"`cgan_tf.data.pipeline.train_dataset` for `{os.path.relpath(flagfile)}` (batch {pipelines[0]['batch_size']}), "
       f"iterated alone from Python: {args.warmup} batches of warm-up, then {args.batches} timed. Training: "
       f"the same preset's steps {args.train_warmup}..{args.steps}. Median of {args.repeats} fresh processes "
       f"each, alternating."])

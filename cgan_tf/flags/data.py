@@ -3,18 +3,19 @@
 from absl import flags
 
 from cgan_tf import config as config_lib
+from cgan_tf import data as data_lib
 
 _DEFAULTS = config_lib.Config()
 
 
 flags.DEFINE_string("dataset", _DEFAULTS.dataset, "A TFDS image classification set (fashion_mnist, mnist, "
                     "cifar10, ...), or circle: points on the unit circle (for --network=mlp_points).")
-flags.DEFINE_enum("data_source", _DEFAULTS.data_source, config_lib.DATA_SOURCES,
+flags.DEFINE_enum("data_source", _DEFAULTS.data_source, data_lib.source_names(),
                   "Where images come from. auto: a prepared TFDS copy if there is one, else the data set's "
                   "own IDX files (--data_dir, or Fashion-MNIST's Debian package), else a TFDS download. "
                   "folder: your own images, one subdirectory per class in --data_dir. npz: your own .npz file "
                   "(--data_dir) with "
-                  "'images' uint8 [N, H, W(, C)] and 'labels' int [N].")
+                  "'images' uint8 [N, H, W(, C)] and 'labels' int [N]. points: a built-in set of points (circle).")
 flags.DEFINE_string("data_dir", _DEFAULTS.data_dir, "Directory of MNIST-format IDX files (plain or .gz) of "
                     "--dataset; empty: its system copy (fashion_mnist: /usr/share/datasets/fashion-mnist). "
                     "Files holding another set than --dataset are refused. With --data_source=folder the "

@@ -153,14 +153,14 @@ def baseline_steps(spec: dict) -> dict:
 
 def pipeline(spec: dict) -> dict:
   """Iterates cgan_tf's tf.data training pipeline alone: spec['warmup'] batches, then spec['batches'] timed."""
-  from cgan_tf import data as data_lib
   from cgan_tf import train
+  from cgan_tf.data import pipeline as pipeline_lib
 
   config, data = train.resolve_training_config(make_config(spec))
-  accepted = inspect.signature(data_lib.train_dataset).parameters
+  accepted = inspect.signature(pipeline_lib.train_dataset).parameters
   options = {name: value for name, value in (("d_steps", getattr(config, "d_steps", 1)),
                                              ("output", network_output(config))) if name in accepted}
-  dataset = data_lib.train_dataset(data, config.batch_size, config.seed, **options)
+  dataset = pipeline_lib.train_dataset(data, config.batch_size, config.seed, **options)
   iterator = iter(dataset)
   for _ in range(spec["warmup"]):
     next(iterator)

@@ -122,12 +122,9 @@ def inspect(config: Config) -> dict:
                 test_counts=test_counts.tolist(), channel_mean=mean.tolist(), channel_std=std.tolist(),
                 pixel_min=int(train.images.min()), pixel_max=int(train.images.max()), warnings=warnings,
                 examples_path=examples_path, report_path=os.path.join(output_dir, REPORT_FILE))
-  if config.data_source in ("folder", "npz"):
-    from cgan_tf import image_sources  # Only these sources know the sizes before resizing.
-
-    decoded = image_sources.decode(config)  # Cached for folders: no second decode.
-    report["original_sizes"] = image_sources.size_summary(decoded.original_sizes)
-    report["skipped"] = [list(item) for item in decoded.skipped]
+  source = data_lib.SOURCES[data_lib.source_name(config)]
+  if source.inspect:  # What only some sources know (folder, npz: the sizes before resizing, files skipped).
+    report.update(source.inspect(config))
   with tf.io.gfile.GFile(report["report_path"], "w") as f:
     f.write(json.dumps(report, indent=2))
   text = format_report(report)

@@ -1,54 +1,20 @@
-"""Vector data: the 2-D circle data set, and how a GAN of points is shown (a scatter plot of real and
-generated points) and summarised (mean and spread of x, y and the radius)."""
+"""How a GAN of points is shown (a scatter plot of real and generated points) and summarised (mean and
+spread of x, y and the radius); the points themselves come from cgan_tf/data/points.py."""
 
-import dataclasses
 import io
 import json
-import math
 import os
-from typing import Tuple
 
 import numpy as np
 from PIL import Image, ImageDraw
 import tensorflow as tf
 
 from cgan_tf import rng
+from cgan_tf.data import PointData
 
-CIRCLE_SIZES = {"train": 10000, "test": 2000}
-CIRCLE_RADIUS = 1.0
 PLOT_SIZE = 480
 PLOT_EXTENT = 1.6  # The plot shows [-extent, extent] on both axes.
 REPORT_FILE = "points_report.json"
-
-
-@dataclasses.dataclass(frozen=True)
-class PointData:
-  """A set of points held in memory.
-
-  Attributes:
-    points: float32 [N, D].
-    labels: int32 [N], all 0 (points are unlabelled).
-    origin: where they came from, for logs.
-    class_names: empty: points have no classes.
-  """
-
-  points: np.ndarray
-  labels: np.ndarray
-  origin: str
-  class_names: Tuple[str, ...] = ()
-
-  @property
-  def image_shape(self) -> Tuple[int, ...]:
-    """The shape of one example (named like ImageData's, which the configuration records)."""
-    return tuple(int(d) for d in self.points.shape[1:])
-
-
-def load_circle(split: str) -> PointData:
-  """Points spread uniformly in angle on the unit circle; a fixed set per split (train 10,000, test 2,000)."""
-  generator = np.random.default_rng(0 if split == "train" else 1)
-  angles = generator.uniform(0.0, 2.0 * math.pi, CIRCLE_SIZES[split])
-  points = CIRCLE_RADIUS * np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
-  return PointData(points, np.zeros(len(points), np.int32), f"circle ({split}, radius {CIRCLE_RADIUS})")
 
 
 def generate(generator, count: int, latent_dim: int, seed: int, noise: str = "normal") -> np.ndarray:

@@ -1,7 +1,7 @@
 """Your own images: a folder with one subdirectory per class, or an .npz file of images and labels.
 
 Both sources decode, resize and convert every image once, in a parallel deterministic tf.data map, and
-hold the result in memory as `data.ImageData`: that array is the cache after decoding and resizing, and
+hold the result in memory as `ImageData`: that array is the cache after decoding and resizing, and
 the training pipeline indexes it, which is what keeps resumption exact. A seeded, per-class permutation
 holds out `--holdout_fraction` of the images as the 'test' split, so evaluation works on any labelled set.
 """
@@ -17,9 +17,8 @@ import numpy as np
 import tensorflow as tf
 
 from cgan_tf.config import Config
-from cgan_tf.data import DataError, ImageData
+from cgan_tf.data import DataError, ImageData, register_source
 
-SOURCES = ("folder", "npz")
 SPLITS = ("train", "test", "all")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 # Files that image tools and file managers leave next to images; never data, never worth a warning.
@@ -65,8 +64,6 @@ def load(config: Config, split: str = "train") -> ImageData:
   Raises:
     DataError: naming the file or directory and the flag, for missing, malformed or unusable data.
   """
-  if config.data_source not in SOURCES:
-    raise ValueError(f"image_sources handles --data_source={'|'.join(SOURCES)}, not {config.data_source!r}")
   if split not in SPLITS:
     raise DataError(f"unknown split {split!r}; the {config.data_source} source has {', '.join(SPLITS)}")
   decoded = decode(config)
@@ -87,7 +84,16 @@ def decode(config: Config) -> DecodedSet:
   """The whole folder or npz set, decoded and resized; the folder's is cached for the process."""
   if config.data_source == "folder":
     return _decode_folder_cached(config)
-  return read_npz(config)
+  if config.data_source == "npz":
+    return read_npz(config)
+  raise ValueError(f"own_images reads --data_source=folder or npz, not {config.data_source!r}")
+
+
+def inspection_fields(config: Config) -> dict:
+  """What only these sources know, for --mode=inspect_data: the sizes before resizing and the files skipped."""
+  decoded = decode(config)  # Cached for folders: no second decode.
+  return {"original_sizes": size_summary(decoded.original_sizes),
+          "skipped": [list(item) for item in decoded.skipped]}
 
 
 def holdout_split(labels: np.ndarray, num_classes: int, fraction: float,
@@ -471,3 +477,8 @@ def size_summary(sizes: np.ndarray, limit: int = 5) -> List[Tuple[str, int]]:
   """The most common original sizes as ('HxW', count), most common first."""
   counts = collections.Counter(f"{h}x{w}" for h, w in np.asarray(sizes).tolist())
   return counts.most_common(limit)
+
+
+# Both sources share the loader and the split; `decode` tells them apart by --data_source.
+for _name in ("folder", "npz"):
+  register_source(_name, kind="image", own_files=True, inspect=inspection_fields)(load)
