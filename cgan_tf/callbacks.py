@@ -396,7 +396,7 @@ class Progress(StepCallback):
 
   def summary(self) -> str:
     """Where the run's files are, and the commands that use them."""
-    from cgan_tf import networks
+    from cgan_tf import data as data_lib
 
     run_dir = self.config.run_dir
     seconds = self.clock() - self.began
@@ -416,7 +416,7 @@ class Progress(StepCallback):
     main = f"{python} -m cgan_tf.main --run_dir={shlex.quote(run_dir)}"
     sampled = shlex.quote(os.path.join(run_dir, "sampled"))
     lines.append("Next:")
-    if networks.get(self.config.network).data_kind == "points":  # Neither measured nor served.
+    if data_lib.kind_of(self.config) == "points":  # Neither measured nor served.
       lines.append(f"  sample    {main} --mode=sample --output_dir={sampled}")
     else:
       label = "--label=-1 " if self.config.num_classes else ""

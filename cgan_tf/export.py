@@ -33,6 +33,7 @@ import tensorflow as tf
 import cgan_tf
 from cgan_tf import checkpoints
 from cgan_tf import config as config_lib
+from cgan_tf import data as data_lib
 from cgan_tf import generate
 from cgan_tf import networks
 from cgan_tf.config import Config, ConfigError
@@ -387,7 +388,7 @@ def export(config: Config, generator: Optional[keras.Model] = None, weights: str
       export_dir=config.export_dir, model_name=config.model_name, export_version=config.export_version,
       export_next_free_version=config.export_next_free_version, max_batch=config.max_batch)
   config_lib.check_architecture(run_config)
-  if networks.get(run_config.network).data_kind != "image":
+  if data_lib.kind_of(run_config) != "image":
     raise ConfigError(f"--mode=export serves images; network {run_config.network!r} generates points "
                       f"(use --mode=sample to draw them)")
   restored, checkpoint_path = generate.load_generator(run_config)

@@ -63,7 +63,7 @@ def sample(config: Config) -> list:
   config_lib.check_architecture(config)
   generator, path = load_generator(config)
   spec = networks.get(config.network)
-  if spec.data_kind == "points":
+  if data_lib.kind_of(config) == "points":
     points_report.report(generator, data_lib.load(config, "test"), config.latent_dim, config.seed, config.noise,
                          config.output_dir, count=config.num_images)
     paths = [os.path.join(config.output_dir, name) for name in ("scatter.png", points_report.REPORT_FILE)]

@@ -130,11 +130,11 @@ def render_grid(generator, num_classes: int, samples_per_class: int, latent_dim:
 def progress_renderer(config, data):
   """The function (GAN model -> uint8 frame) that draws a run's progress: the fixed grid of images, or a
   scatter plot of generated over real points. It draws with the sampling generator (the EMA if any)."""
+  from cgan_tf import data as data_lib
   from cgan_tf import networks
   from cgan_tf import points_report
-  from cgan_tf.data import PointData
 
-  if isinstance(data, PointData):
+  if data_lib.kind_of(config) == "points":
     return lambda model: points_report.render_progress(model.sampling_generator, data.points, config.latent_dim,
                                                 config.seed, config.noise)
   output = networks.get(config.network).output

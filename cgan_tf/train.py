@@ -216,6 +216,6 @@ def train(config: Config, extra_callbacks=()) -> gan.ConditionalGAN:
         f"Checkpoints are intact; last good checkpoint: "
         f"{checkpoints.last_good_checkpoint(checkpoints.checkpoint_dir(config.run_dir))}. Restart every "
         f"worker with the same command to resume from it.") from e
-  if isinstance(data, data_lib.PointData) and output_dir == config.run_dir:
+  if data_lib.kind_of(config) == "points" and output_dir == config.run_dir:
     points_report.report(model.sampling_generator, data, config.latent_dim, config.seed, config.noise, config.run_dir)
   return model
