@@ -25,6 +25,46 @@ def take(dataset, n):
   return [(x.numpy(), y.numpy()) for x, y in dataset.take(n)]
 
 
+def test_every_source_is_registered_once_with_its_kind():
+  assert data.source_names()[0] == "auto"
+  assert set(data.source_names()[1:]) == {"tfds", "idx", "folder", "npz", "points"}
+  assert {name: source.kind for name, source in data.SOURCES.items()} == {
+      "tfds": "image", "idx": "image", "folder": "image", "npz": "image", "points": "points"}
+  assert sorted(data.builtin_datasets()) == ["circle", "fashion_mnist", "mnist"]
+  with pytest.raises(ValueError, match="registered twice"):
+    data.register_source("idx", kind="image")(lambda config, split: None)
+
+
+@pytest.mark.parametrize("fields,kind,source", [
+    (dict(dataset="circle"), "points", "points"),
+    (dict(dataset="circle", data_source="points"), "points", "points"),
+    (dict(dataset="pets", data_source="folder"), "image", "folder"),
+    (dict(dataset="pets", data_source="npz"), "image", "npz"),
+    (dict(dataset="cifar10", data_source="tfds"), "image", "tfds"),
+    (dict(dataset="fashion_mnist", data_source="idx"), "image", "idx"),
+])
+def test_kind_and_source_come_from_the_registry(fields, kind, source):
+  config = Config(run_dir="/tmp/unused", **fields)
+  assert data.kind_of(config) == kind
+  assert data.source_name(config) == source
+
+
+def test_auto_image_sets_are_images_without_reading_files():
+  assert data.kind_of(Config(run_dir="/tmp/unused", dataset="no_such_set")) == "image"
+
+
+def test_points_source_gives_the_circle_and_the_pipeline_feeds_it_as_it_is():
+  circle = data.load(Config(run_dir="/tmp/unused", dataset="circle"), "test")
+  assert isinstance(circle, data.PointData) and circle.points.shape == (2000, 2)
+  np.testing.assert_allclose(np.linalg.norm(circle.points, axis=1), 1.0, rtol=1e-5)
+  assert data.resolve(Config(), circle).image_shape == (2,) and data.resolve(Config(), circle).num_classes == 0
+  points, labels = next(iter(pipeline.train_dataset(circle, 8, seed=0, output="linear")))
+  assert points.dtype == tf.float32 and points.shape == (8, 2) and not np.any(labels.numpy())
+  assert {tuple(p) for p in points.numpy()} <= {tuple(p) for p in circle.points}
+  with pytest.raises(data.DataError, match="--dataset: 'fashion_mnist' is not a points data set"):
+    data.load(Config(run_dir="/tmp/unused", dataset="fashion_mnist", data_source="points"), "train")
+
+
 def test_load_idx_reads_the_synthetic_set(idx_dir):
   train = idx.load_idx(idx_dir, "train")
   test = idx.load_idx(idx_dir, "test")
@@ -94,7 +134,8 @@ def test_epochs_are_permutations_that_differ():
   epoch0_images = np.concatenate([x for x, _ in batches[:5]])
   assert sorted(epoch0.tolist()) == sorted(source.labels.tolist())  # every example once per epoch
   assert not np.array_equal(epoch0_images, epoch1_images)  # reshuffled each epoch
-  assert np.array_equal(epoch0_images, np.concatenate([x for x, _ in take(pipeline.train_dataset(source, 8, seed=3), 5)]))
+  again = take(pipeline.train_dataset(source, 8, seed=3), 5)
+  assert np.array_equal(epoch0_images, np.concatenate([x for x, _ in again]))
 
 
 @pytest.mark.parametrize("start_step", [1, 4, 5, 7])
