@@ -10,13 +10,19 @@ variant of its own):
   serving_seeded   label int32 [batch], seed int64 [2]           -> the same two outputs, a pure function
                                                                     of (label, seed)
   serving_latent   label int32 [batch], noise float32 [batch, Z] -> the same two outputs, for interpolation
-  metadata         (no inputs)                                   -> class names, image shape, step, config
+  metadata         unused int32 [] (any value)                   -> class names, image shape, latent_dim,
+                                                                    noise, step, config
 An unconditional generator (num_classes = 0) takes `count` int32 [] instead of `label` (and only `noise` in
 serving_latent); see UnconditionalServingModule.
 
-seed and noise are declared with open shapes ([-1] and [-1, -1]) and their shapes are checked inside the
-graph: TF Serving feeds tensors straight into the graph without checking them against the declared shape,
-so only an in-graph check answers a wrong shape with an InvalidArgument error that names the input.
+How a client learns the model without reading this file: noise is declared with its width, [-1, Z], so TF
+Serving's model metadata (REST GET /v1/models/<name>/metadata, gRPC GetModelMetadata) shows latent_dim; and
+`metadata` takes an input it ignores, because TF Serving's REST API refuses to run a signature without
+inputs ("Failed to get input map for signature").
+
+TF Serving feeds tensors straight into the graph without checking them against the declared shape, so the
+shapes of label, count, seed (declared [-1]) and noise are checked inside the graph: only an in-graph check
+answers a wrong shape with an InvalidArgument error that names the input.
 """
 
 import json
@@ -42,6 +48,8 @@ SERVING_DEFAULT = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
 SERVING_SEEDED = "serving_seeded"
 SERVING_LATENT = "serving_latent"
 METADATA = "metadata"
+# The `metadata` signature's only input; its value is ignored.
+METADATA_INPUT = "unused"
 METADATA_FILE = "metadata.json"
 KERAS_FILE = os.path.join("keras", "generator.keras")
 # Checkpoint key of the training step (`step=` in checkpoints.training_checkpoint).
@@ -186,17 +194,30 @@ class ServingModule(tf.Module):
     seed = self._check_seed(seed)
     return self._render(self._seeded_noise(tf.size(label), seed), label)
 
-  @tf.function(input_signature=[tf.TensorSpec([None], tf.int32, name="label"),
-                                tf.TensorSpec([None, None], tf.float32, name="noise")])
+  def _noise_spec(self) -> tf.TensorSpec:
+    # The declared width is how TF Serving's model metadata tells a client latent_dim; it is not enforced
+    # there (nor in the TF1 loader), so _check_noise still checks what was fed.
+    return tf.TensorSpec([None, self.latent_dim], tf.float32, name="noise")
+
+  def _latent_input_signature(self) -> list:
+    return [tf.TensorSpec([None], tf.int32, name="label"), self._noise_spec()]
+
+  # No input_signature here: the noise width is the instance's latent_dim; signatures() traces it.
+  @tf.function
   def serve_latent(self, label, noise):
     """Images from caller-chosen noise, e.g. a path between two latent points."""
     label = self._check_labels(label)
     noise = self._check_noise(noise, tf.size(label))
     return self._render(noise, label)
 
-  @tf.function(input_signature=[])
-  def metadata(self):
-    """What a client needs to know without reading our code: classes, shapes, step, config."""
+  @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name=METADATA_INPUT)])
+  def metadata(self, unused):
+    """What a client needs to know without reading our code: classes, shapes, noise, step, config.
+
+    Args:
+      unused: ignored; it exists because TF Serving's REST API runs only signatures that take an input.
+    """
+    del unused
     meta = json.loads(self._metadata_json)
     return {
         "class_names": tf.constant(list(meta["class_names"]), tf.string),
@@ -204,6 +225,7 @@ class ServingModule(tf.Module):
         "num_classes": tf.constant(meta["num_classes"], tf.int32),
         "latent_dim": tf.constant(meta["latent_dim"], tf.int32),
         "max_batch": tf.constant(meta["max_batch"], tf.int32),
+        "noise": tf.constant(meta["noise"]),
         "training_step": tf.constant(meta["training_step"], tf.int64),
         "metadata_json": tf.constant(self._metadata_json),
     }
@@ -211,7 +233,7 @@ class ServingModule(tf.Module):
   def signatures(self) -> dict:
     return {SERVING_DEFAULT: self.serve.get_concrete_function(),
             SERVING_SEEDED: self.serve_seeded.get_concrete_function(),
-            SERVING_LATENT: self.serve_latent.get_concrete_function(),
+            SERVING_LATENT: self.serve_latent.get_concrete_function(*self._latent_input_signature()),
             METADATA: self.metadata.get_concrete_function()}
 
 
@@ -221,6 +243,7 @@ class UnconditionalServingModule(ServingModule):
   serving_default  count int32 []                     -> images uint8 [count, H, W, C], images_png_bytes
   serving_seeded   count int32 [], seed int64 [2]     -> the same, a pure function of (count, seed)
   serving_latent   noise float32 [batch, Z]           -> the same, one image per noise vector
+  metadata         as for ServingModule
   A scalar input suits TF Serving's columnar request format: {"inputs": {"count": 16}}.
   """
 
@@ -248,7 +271,10 @@ class UnconditionalServingModule(ServingModule):
     seed = self._check_seed(seed)
     return self._render(self._seeded_noise(count, seed), None)
 
-  @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32, name="noise")])
+  def _latent_input_signature(self) -> list:
+    return [self._noise_spec()]
+
+  @tf.function
   def serve_latent(self, noise):
     """One image per caller-chosen noise vector."""
     batch = tf.reshape(tf.concat([_shape(noise), [0]], axis=0)[:1], [])
@@ -258,6 +284,19 @@ class UnconditionalServingModule(ServingModule):
     with tf.control_dependencies([batch_ok]):
       noise = self._check_noise(noise, batch)
     return self._render(noise, None)
+
+
+def read_metadata(loaded) -> dict:
+  """The `metadata` signature's outputs as numpy values, e.g. {"latent_dim": 100, "noise": b"normal", ...}.
+
+  Args:
+    loaded: `tf.saved_model.load` of an export; one from before the signature took its ignored input works
+      too.
+  """
+  function = loaded.signatures[METADATA]
+  inputs = {name: tf.zeros(spec.shape, spec.dtype)
+            for name, spec in function.structured_input_signature[1].items()}
+  return {name: value.numpy() for name, value in function(**inputs).items()}
 
 
 def checkpoint_step(checkpoint_path: str) -> int:
@@ -327,7 +366,8 @@ def build_metadata(config: Config, training_step: int, checkpoint_path: str, wei
         SERVING_SEEDED: "count int32 [], seed int64 [2] -> the same outputs, deterministic",
         SERVING_LATENT: f"noise float32 [batch,{config.latent_dim}] -> the same outputs",
     }
-  signatures[METADATA] = "no inputs -> this description"
+  signatures[METADATA] = (f"{METADATA_INPUT} int32 [] (any value; TF Serving's REST API needs an input) -> "
+                          f"this description")
   return {
       "class_names": list(config.class_names),
       "image_shape": list(config.image_shape),

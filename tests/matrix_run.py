@@ -128,7 +128,7 @@ def run_cell(cell: dict, data_dir: str, root: str) -> dict:
   version_dir = export.export(Config(mode="export", run_dir=config.run_dir, export_dir=os.path.join(cell_dir, "models"),
                                      model_name="cell", max_batch=32))
   served = tf.saved_model.load(version_dir)
-  metadata = served.signatures["metadata"]()
+  metadata = export.read_metadata(served)
   classes = int(metadata["num_classes"])
   if classes:
     outputs = served.signatures["serving_default"](label=tf.range(classes, dtype=tf.int32))

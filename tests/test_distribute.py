@@ -149,7 +149,7 @@ def test_mixed_precision_under_two_replicas(smoke_config, tmp_path):
   dump = run_in_process(smoke_config(run_dir=str(tmp_path / "mixed"), num_cpu_devices=2, strategy="mirrored",
                                      precision="mixed_float16", train_steps=2))
   assert str(dump["compute_dtype"]) == "float16"
-  assert json.loads(str(dump["optimizer_types"])) == ["LossScaleOptimizer", "LossScaleOptimizer"]
+  assert json.loads(str(dump["optimizer_types"])) == ["ReplicaAgreedLossScaleOptimizer"] * 2
   assert all(v.dtype == np.float32 for v in weights(dump).values())
   assert np.isfinite(json.loads(str(dump["logs"]))["d_loss"])
 

@@ -1,6 +1,7 @@
 """Export: the SavedModel's signatures, its validation, its versioning, the .keras copy and the client."""
 
 import base64
+import contextlib
 import http.server
 import io
 import json
@@ -14,13 +15,16 @@ import threading
 import keras
 import numpy as np
 from PIL import Image
+from google.protobuf import json_format
 import pytest
 import tensorflow as tf
+from tensorflow.core.protobuf import config_pb2
 from tensorflow.core.protobuf import saved_model_pb2
 
 from cgan_tf import config as config_lib
 from cgan_tf import export
 from cgan_tf import generate
+from cgan_tf import networks
 from cgan_tf import samples
 from cgan_tf import train
 from cgan_tf.config import Config, ConfigError
@@ -107,7 +111,7 @@ FRESH_PROCESS = textwrap.dedent("""
     latent = signatures["serving_latent"](label=tf.constant(inputs["labels"]),
                                           noise=tf.constant(inputs["noise"]))
     result["latent"] = latent["images"].numpy()
-    metadata = signatures["metadata"]()
+    metadata = signatures["metadata"](unused=tf.constant(0))
     result["metadata_json"] = np.array(metadata["metadata_json"].numpy().decode())
     result["class_names"] = metadata["class_names"].numpy().astype(str)
     result["cgan_tf_loaded"] = np.array(any(name.startswith("cgan_tf") and sys.modules[name] is not None
@@ -273,9 +277,11 @@ def test_saved_model_cli_show_lists_the_documented_signatures(exported):
   assert parsed[export.SERVING_DEFAULT] == {"inputs": label, "outputs": outputs}
   assert parsed[export.SERVING_SEEDED] == {"inputs": {**label, "seed": ("DT_INT64", "(-1)")},
                                            "outputs": outputs}
-  assert parsed[export.SERVING_LATENT] == {"inputs": {**label, "noise": ("DT_FLOAT", "(-1, -1)")},
+  assert parsed[export.SERVING_LATENT] == {"inputs": {**label, "noise": ("DT_FLOAT", "(-1, 100)")},
                                            "outputs": outputs}
-  assert parsed[export.METADATA]["inputs"] == {}
+  assert parsed[export.METADATA]["inputs"] == {export.METADATA_INPUT: ("DT_INT32", "()")}
+  assert parsed[export.METADATA]["outputs"]["latent_dim"] == ("DT_INT32", "()")
+  assert parsed[export.METADATA]["outputs"]["noise"] == ("DT_STRING", "()")
   assert parsed[export.METADATA]["outputs"]["training_step"] == ("DT_INT64", "()")
   assert parsed[export.METADATA]["outputs"]["class_names"] == ("DT_STRING", "(10)")
 
@@ -289,24 +295,43 @@ def test_saved_model_cli_run_gives_the_seeded_images(exported, served, tmp_path)
   np.testing.assert_array_equal(np.load(tmp_path / "images.npy"), expected.numpy())
 
 
+def _tf_serving_error(message):
+  return tf.errors.InvalidArgumentError(None, None, message)
+
+
 def serve_like_tf_serving(signature_fn, body):
   """Answers a REST predict body the way TF Serving maps it onto a signature, or raises its error.
 
-  Row format: each input is the stack of that name over the instances (bare values when the signature
-  has one input). Columnar format: each input is the given tensor. Outputs ending in _bytes come back
-  base64-encoded as {"b64": ...}.
+  As tensorflow_serving/util/json_tensor.cc does: a signature without inputs is refused before anything
+  else; every signature input is required. Row format: each input is the stack of that name over the
+  instances (bare values when the signature has one input), and every output must have the same first
+  dimension. Columnar format: each input is the given tensor (a bare value when there is one input).
+  Outputs ending in _bytes come back base64-encoded as {"b64": ...}.
+
+  Raises:
+    tf.errors.InvalidArgumentError: with TF Serving's message, for a request it refuses.
   """
   specs = signature_fn.structured_input_signature[1]
+  if not specs:
+    raise _tf_serving_error("Failed to get input map for signature: "
+                            + (body.get("signature_name") or "DEFAULT"))
   if "instances" in body:
     rows = body["instances"]
     if all(isinstance(row, dict) for row in rows):
-      values = {name: [row[name] for row in rows] for name in specs}
+      values = {name: [row[name] for row in rows] for name in specs if all(name in row for row in rows)}
     else:
       assert len(specs) == 1
       values = {next(iter(specs)): rows}
-  else:
+  elif isinstance(body["inputs"], dict):
     values = body["inputs"]
-  assert set(values) == set(specs), "TF Serving requires every signature input"
+  elif len(specs) == 1:
+    values = {next(iter(specs)): body["inputs"]}
+  else:
+    raise _tf_serving_error("inputs is a plain value/list, but expecting an object as multiple input "
+                            "tensors required as per tensorinfo_map")
+  for name in specs:
+    if name not in values:
+      raise _tf_serving_error(f"Missing named input: {name} in 'inputs' object.")
   outputs = signature_fn(**{name: tf.constant(np.asarray(value), specs[name].dtype)
                             for name, value in values.items()})
 
@@ -323,6 +348,12 @@ def serve_like_tf_serving(signature_fn, body):
 
   outputs = {name: value.numpy() for name, value in outputs.items()}
   if "instances" in body:
+    for name, value in outputs.items():
+      if value.ndim == 0:
+        raise _tf_serving_error(f"Tensor name: {name} has no shape information ")
+    batches = {name: len(value) for name, value in outputs.items()}
+    if len(set(batches.values())) > 1:
+      raise _tf_serving_error(f"Tensor name: {max(batches, key=batches.get)} has inconsistent batch size")
     batch = len(next(iter(outputs.values())))
     return {"predictions": [{name: encode(name, value[index]) for name, value in outputs.items()}
                             for index in range(batch)]}
@@ -357,29 +388,46 @@ def test_client_request_formats_give_the_same_images(served, keras_generator):
     serving_client.build_request(export.SERVING_SEEDED, labels, "instances", seed=[8, 9])
 
 
-@pytest.fixture(params=[False])
-def fake_tf_serving(request, served):
-  """A local HTTP server that answers TF Serving's REST predict API from the loaded SavedModel.
+def signature_defs_like_tf_serving(export_dir):
+  """The signatures of TF Serving's model metadata answer for the SavedModel in `export_dir`.
 
-  With the parameter True it also refuses, as TF Serving's REST API does, a signature without inputs
-  ("Failed to get input map for signature"), e.g. `metadata`.
+  TF Serving prints each SignatureDef proto as JSON with the proto's field names and its empty fields
+  (tensorflow_serving/model_servers/http_rest_api_util.cc), so int64 sizes are strings:
+  {"dtype": "DT_FLOAT", "tensor_shape": {"dim": [{"size": "-1", "name": ""}, ...], "unknown_rank": false},
+  "name": "serving_latent_noise:0"}.
   """
-  refuse_inputless = request.param
+  with open(os.path.join(export_dir, "saved_model.pb"), "rb") as f:
+    meta_graph = saved_model_pb2.SavedModel.FromString(f.read()).meta_graphs[0]
+  return {name: json_format.MessageToDict(signature_def, always_print_fields_with_no_presence=True,
+                                          preserving_proto_field_name=True)
+          for name, signature_def in meta_graph.signature_def.items()}
+
+
+@contextlib.contextmanager
+def tf_serving_stand_in(export_dir, loaded=None, model_name="fashion"):
+  """A local HTTP server answering TF Serving's REST API for the SavedModel version in `export_dir`.
+
+  POST /v1/models/<name>[/versions/<v>]:predict is answered from the loaded SavedModel through
+  serve_like_tf_serving, which refuses what TF Serving refuses (e.g. a signature without inputs), with
+  HTTP 400 and {"error": ...}. GET /v1/models/<name>[/versions/<v>]/metadata answers
+  {"model_spec": {"name", "signature_name": "", "version"}, "metadata": {"signature_def":
+  {"signature_def": {name: SignatureDef as JSON}}}}, as TF Serving does. Yields the port.
+  """
+  loaded = loaded or tf.saved_model.load(export_dir)
+  version = os.path.basename(os.path.normpath(export_dir))
+  signature_defs = signature_defs_like_tf_serving(export_dir)
 
   class Handler(http.server.BaseHTTPRequestHandler):
 
-    def do_POST(self):  # pylint: disable=invalid-name
-      match = re.fullmatch(r"/v1/models/(\w+)(?:/versions/\d+)?:predict", self.path)
-      body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-      signature = served.signatures[body["signature_name"]]
-      try:
-        assert match and match.group(1) == "fashion", self.path
-        if refuse_inputless and not signature.structured_input_signature[1]:
-          raise tf.errors.InvalidArgumentError(None, None, "Failed to get input map for signature: "
-                                               + body["signature_name"])
-        answer, status = serve_like_tf_serving(signature, body), 200
-      except tf.errors.InvalidArgumentError as e:
-        answer, status = {"error": e.message}, 400
+    def _model(self, pattern):
+      match = re.fullmatch(rf"/v1/models/([^/:]+)(?:/versions/(\d+))?{pattern}", self.path)
+      if not match:
+        return 400, {"error": f"Malformed request: {self.command} {self.path}"}
+      if match.group(1) != model_name or match.group(2) not in (None, version):
+        return 404, {"error": f"Servable not found for request: {match.group(1)} {match.group(2) or ''}"}
+      return None
+
+    def _answer(self, status, answer):
       payload = json.dumps(answer).encode()
       self.send_response(status)
       self.send_header("Content-Type", "application/json")
@@ -387,15 +435,68 @@ def fake_tf_serving(request, served):
       self.end_headers()
       self.wfile.write(payload)
 
+    def do_GET(self):  # pylint: disable=invalid-name
+      refused = self._model("/metadata")
+      self._answer(*(refused or (200, {
+          "model_spec": {"name": model_name, "signature_name": "", "version": version},
+          "metadata": {"signature_def": {"signature_def": signature_defs}}})))
+
+    def do_POST(self):  # pylint: disable=invalid-name
+      body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+      refused = self._model(":predict")
+      if refused:
+        return self._answer(*refused)
+      name = body.get("signature_name") or export.SERVING_DEFAULT
+      if name not in loaded.signatures:
+        return self._answer(400, {"error": f'Serving signature name: "{name}" not found in signature def'})
+      try:
+        self._answer(200, serve_like_tf_serving(loaded.signatures[name], body))
+      except tf.errors.InvalidArgumentError as e:
+        self._answer(400, {"error": e.message})
+
     def log_message(self, *args):
       pass
 
   server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
   thread = threading.Thread(target=server.serve_forever, daemon=True)
   thread.start()
-  yield server.server_address[1]
-  server.shutdown()
-  server.server_close()
+  try:
+    yield server.server_address[1]
+  finally:
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def fake_tf_serving(exported, served):
+  with tf_serving_stand_in(exported, served) as port:
+    yield port
+
+
+def test_tf_serving_stand_in_describes_and_refuses_like_tf_serving(fake_tf_serving, exported):
+  base = f"http://127.0.0.1:{fake_tf_serving}/v1/models/fashion"
+  described = serving_client.get(f"{base}/versions/{STEPS}/metadata")
+  assert described["model_spec"] == {"name": "fashion", "signature_name": "", "version": str(STEPS)}
+  signatures = described["metadata"]["signature_def"]["signature_def"]
+  # Every SignatureDef of the MetaGraph, as TF Serving copies them: the init op's too.
+  assert sorted(signatures) == sorted(SIGNATURES + (export.METADATA, "__saved_model_init_op"))
+  noise = signatures[export.SERVING_LATENT]["inputs"]["noise"]
+  assert noise["dtype"] == "DT_FLOAT"
+  assert noise["tensor_shape"] == {"dim": [{"size": "-1", "name": ""}, {"size": "100", "name": ""}],
+                                   "unknown_rank": False}
+  assert signatures[export.METADATA]["inputs"][export.METADATA_INPUT]["tensor_shape"]["dim"] == []
+  assert signatures[export.METADATA]["method_name"] == "tensorflow/serving/predict"
+  assert "error" in serving_client.get(f"{base}/versions/{STEPS + 1}/metadata")
+  # The metadata signature runs in the columnar format once it is sent its input.
+  predict = serving_client.predict_url("127.0.0.1", fake_tf_serving, "fashion")
+  for body, error in (({"inputs": {}}, f"Missing named input: {export.METADATA_INPUT}"),
+                      ({"instances": [0]}, "has no shape information"),
+                      ({"inputs": {export.METADATA_INPUT: 0}}, None)):
+    answer = serving_client.post(predict, {"signature_name": export.METADATA, **body})
+    if error:
+      assert error in answer["error"]
+    else:
+      assert answer["outputs"]["latent_dim"] == 100 and answer["outputs"]["noise"] == "normal"
 
 
 def test_client_writes_the_served_pngs(fake_tf_serving, served, tmp_path):
@@ -422,32 +523,39 @@ def test_keras_file_loads_in_safe_mode_and_matches(exported, keras_generator):
 
 
 def test_tf1_session_loader_serves_and_validates_like_tf_serving(exported, served):
-  """TF Serving loads a SavedModel into a TF1 session and feeds tensors of any shape by name.
+  """TF Serving loads a SavedModel into a TF1 session and feeds tensors by name, unchecked.
 
-  Python's session.run refuses a shape the placeholder does not allow, so each signature input is mapped
-  onto a placeholder of unknown shape: the graph then sees exactly what a TF Serving request feeds it.
+  Python's session.run refuses a shape the placeholder does not allow, and TF Serving's C++ Session::Run
+  does not; a callable made from CallableOptions feeds through that C++ path, so the graph sees exactly
+  what a TF Serving request feeds it, declared shapes (noise [-1, 100]) and all.
   """
   expected = served.signatures[export.SERVING_SEEDED](label=_labels(2, 3),
                                                       seed=tf.constant([4, 5], tf.int64))["images"]
   with open(os.path.join(exported, "saved_model.pb"), "rb") as f:
     signatures = saved_model_pb2.SavedModel.FromString(f.read()).meta_graphs[0].signature_def
   with tf.Graph().as_default(), tf.compat.v1.Session() as session:
-    open_inputs = {info.name: tf.compat.v1.placeholder(tf.as_dtype(info.dtype), shape=None)
-                   for name in SIGNATURES for info in signatures[name].inputs.values()}
-    tf.compat.v1.saved_model.loader.load(session, ["serve"], exported, input_map=open_inputs)
+    tf.compat.v1.saved_model.loader.load(session, ["serve"], exported)
 
-    def run(name, **feeds):
+    def run(name, output="images", **feeds):
       signature = signatures[name]
-      return session.run(signature.outputs["images"].name,
-                         {open_inputs[signature.inputs[key].name]: value for key, value in feeds.items()})
+      options = config_pb2.CallableOptions(feed=[signature.inputs[key].name for key in feeds],
+                                           fetch=[signature.outputs[output].name])
+      values = [np.asarray(value, tf.as_dtype(signature.inputs[key].dtype).as_numpy_dtype)
+                for key, value in feeds.items()]
+      return session._make_callable_from_options(options)(*values)[0]  # pylint: disable=protected-access
 
     np.testing.assert_array_equal(run(export.SERVING_SEEDED, label=[2, 3], seed=[4, 5]), expected.numpy())
+    # The metadata signature's input is ignored, whatever a client sends.
+    for unused in (0, [7, 7]):
+      assert run(export.METADATA, "latent_dim", unused=unused) == 100
     bad = [(export.SERVING_DEFAULT, dict(label=[11]), "label values must be class indices in [0, 10)"),
            (export.SERVING_SEEDED, dict(label=[1], seed=[1, 2, 3]), "seed must be two integers"),
            (export.SERVING_LATENT, dict(label=[1], noise=np.zeros((1, 7), np.float32)),
             "noise must have shape [batch, 100]"),
            (export.SERVING_SEEDED, dict(label=[1], seed=np.int64(5)), "seed must be two integers"),
            (export.SERVING_LATENT, dict(label=[1], noise=np.zeros((1, 1, 100), np.float32)),
+            "noise must have shape [batch, 100]"),
+           (export.SERVING_LATENT, dict(label=[1], noise=np.zeros((1, 100, 3), np.float32)),
             "noise must have shape [batch, 100]"),
            (export.SERVING_DEFAULT, dict(label=np.zeros((2, 1), np.int32)), "label must be a vector")]
     for name, feeds, message in bad:
@@ -461,7 +569,7 @@ def client_argv(port, tmp_path, *extra):
           "--signature=serving_latent", f"--output_dir={tmp_path}", *extra]
 
 
-def test_client_interpolates_with_the_latent_size_and_noise_from_the_metadata_signature(
+def test_client_interpolates_with_the_latent_size_and_noise_the_model_describes(
     fake_tf_serving, keras_generator, tmp_path):
   paths = serving_client.main(client_argv(fake_tf_serving, tmp_path, "--interpolate=5", "--noise_seed=3"))
   noise = serving_client.interpolation_noise(5, 100, 3, "normal")  # latent_dim and noise from the model.
@@ -483,12 +591,51 @@ def test_client_noise_follows_the_distribution(noise):
   assert (np.abs(independent).max() <= 1.0) == (noise == "uniform")
 
 
-@pytest.mark.parametrize("fake_tf_serving", [True], indirect=True)
-def test_client_without_a_metadata_answer_asks_for_the_flags(fake_tf_serving, keras_generator, tmp_path):
-  with pytest.raises(serving_client.ClientError, match="pass --latent_dim and --noise"):
-    serving_client.main(client_argv(fake_tf_serving, tmp_path, "--count=2"))
-  paths = serving_client.main(client_argv(fake_tf_serving, tmp_path, "--count=2", "--latent_dim=100",
-                                          "--noise=uniform"))
+def test_client_reads_latent_dim_and_noise_of_another_model(tmp_path):
+  """A model with 7 noise values drawn uniformly: neither is the client's default, so both were read."""
+  config = Config(run_dir="unused", dataset="fashion_mnist", image_shape=(28, 28, 1), num_classes=10,
+                  class_names=tuple(str(k) for k in range(10)), latent_dim=7, noise="uniform")
+  keras.utils.set_random_seed(0)
+  generator, _ = networks.build_networks(config)
+  version_dir = str(tmp_path / "models" / "fashion" / "1")
+  export.write_saved_model(generator, config, export.build_metadata(config, 0, "none", "untrained"),
+                           version_dir)
+  with tf_serving_stand_in(version_dir) as port:
+    paths = serving_client.main(client_argv(port, tmp_path / "out", "--interpolate=3", "--noise_seed=2"))
+  expected = keras_images(generator, serving_client.interpolation_noise(3, 7, 2, "uniform"), [4] * 3)
+  np.testing.assert_array_equal(np.stack([np.asarray(Image.open(p)) for p in paths]), expected[..., 0])
+
+
+class InputlessMetadataServingModule(export.ServingModule):
+  """The signatures as exported before the model described itself over REST: noise of open width, and a
+  metadata signature without inputs, which TF Serving's REST API refuses to run."""
+
+  def _noise_spec(self):
+    return tf.TensorSpec([None, None], tf.float32, name="noise")
+
+  @tf.function(input_signature=[])
+  def metadata(self):  # pylint: disable=arguments-differ
+    return export.ServingModule.metadata.python_function(self, None)
+
+
+def test_client_asks_for_the_flags_when_an_older_export_cannot_say(trained_run, keras_generator, tmp_path):
+  config = generate.load_run_config(trained_run)
+  metadata = export.build_metadata(config, STEPS, "none", "generator")
+  metadata_path = tmp_path / export.METADATA_FILE
+  metadata_path.write_text(json.dumps(metadata))
+  module = InputlessMetadataServingModule(keras_generator, 10, 100, 64, metadata, str(metadata_path))
+  version_dir = str(tmp_path / "models" / "fashion" / "1")
+  tf.saved_model.save(module, version_dir, signatures=module.signatures())
+  # In-process readers (the evaluation's SavedModel source) still read it.
+  assert export.read_metadata(tf.saved_model.load(version_dir))["noise"] == b"normal"
+  with tf_serving_stand_in(version_dir) as port:
+    with pytest.raises(serving_client.ClientError,
+                       match="takes no inputs.*; pass --latent_dim and --noise as recorded"):
+      serving_client.main(client_argv(port, tmp_path, "--count=2"))
+    with pytest.raises(serving_client.ClientError, match="; pass --latent_dim as recorded"):
+      serving_client.main(client_argv(port, tmp_path, "--count=2", "--noise=uniform"))
+    paths = serving_client.main(client_argv(port, tmp_path, "--count=2", "--latent_dim=100",
+                                            "--noise=uniform"))
   expected = keras_images(keras_generator, serving_client.random_noise(2, 100, 0, "uniform"), [4, 4])
   np.testing.assert_array_equal(np.stack([np.asarray(Image.open(p)) for p in paths]), expected[..., 0])
 

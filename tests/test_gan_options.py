@@ -95,7 +95,10 @@ def test_unconditional_run_trains_samples_exports_and_measures(smoke_config, tmp
   loaded = tf.saved_model.load(version)
   default = loaded.signatures["serving_default"]
   assert set(default.structured_input_signature[1]) == {"count"}
-  assert set(loaded.signatures["serving_latent"].structured_input_signature[1]) == {"noise"}
+  latent_inputs = loaded.signatures["serving_latent"].structured_input_signature[1]
+  assert set(latent_inputs) == {"noise"}
+  # Declared with its width, so TF Serving's model metadata shows latent_dim, as for a conditional export.
+  assert latent_inputs["noise"].shape.as_list() == [None, config.latent_dim]
   images = default(count=tf.constant(3))["images"]
   assert images.shape == (3, 28, 28, 1) and images.dtype == tf.uint8
   seeded = loaded.signatures["serving_seeded"]
@@ -104,7 +107,9 @@ def test_unconditional_run_trains_samples_exports_and_measures(smoke_config, tmp
   for bad in (0, 5000):
     with pytest.raises(tf.errors.InvalidArgumentError, match="count must be between 1 and"):
       default(count=tf.constant(bad))
-  metadata = json.loads(loaded.signatures["metadata"]()["metadata_json"].numpy())
+  served_metadata = export.read_metadata(loaded)
+  assert served_metadata["latent_dim"] == config.latent_dim and served_metadata["noise"].decode() == config.noise
+  metadata = json.loads(served_metadata["metadata_json"])
   assert metadata["conditional"] is False and metadata["num_classes"] == 0
   # tools/serving_client.py's unconditional requests, mapped onto the signatures as TF Serving does.
   for signature, body in (

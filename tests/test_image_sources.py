@@ -381,9 +381,9 @@ def test_train_on_a_folder_then_sample_a_class_and_export(shapes_dir, tmp_path):
   version_dir = export.export(Config(mode="export", run_dir=run_dir, export_dir=str(tmp_path / "models"),
                                      model_name="shapes"))
   served = tf.saved_model.load(version_dir)
-  metadata = served.signatures["metadata"]()
-  assert [name.decode() for name in metadata["class_names"].numpy()] == ["circle", "square", "triangle"]
-  assert metadata["image_shape"].numpy().tolist() == [32, 32, 3]
+  metadata = export.read_metadata(served)
+  assert [name.decode() for name in metadata["class_names"]] == ["circle", "square", "triangle"]
+  assert metadata["image_shape"].tolist() == [32, 32, 3]
   seed = tf.constant([5, 6], tf.int64)
   labels = tf.constant([0, 2, 2], tf.int32)
   out = served.signatures["serving_seeded"](label=labels, seed=seed)

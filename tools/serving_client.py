@@ -9,8 +9,11 @@ checkout this file sits in, or from an installed cgan_tf:
   python tools/serving_client.py ... --signature=serving_seeded --seed=1,2 --format=inputs
   python tools/serving_client.py ... --signature=serving_latent --interpolate=8 --format=instances
 
-serving_latent needs the model's noise size and distribution: by default they are read from the model's
-`metadata` signature (latent_dim, and "noise" in metadata_json); --latent_dim and --noise override them.
+serving_latent needs the model's noise size and distribution; --latent_dim and --noise give them, and by
+default the model describes itself: latent_dim is the width of serving_latent's noise input in TF Serving's
+model metadata (GET /v1/models/<name>/metadata), and the noise distribution is an output of the model's
+`metadata` signature, which is sent its one ignored input (TF Serving's REST API runs no signature without
+inputs).
 
 Request formats (https://www.tensorflow.org/tfx/serving/api_rest):
   instances (row): {"signature_name": s, "instances": [{"label": 7, ...}, ...]}, one object per image;
@@ -153,10 +156,25 @@ def predict_url(host: str, port: int, model_name: str, version: Optional[int] = 
   return f"http://{host}:{port}/v1/models/{model_name}{version_part}:predict"
 
 
+def metadata_url(host: str, port: int, model_name: str, version: Optional[int] = None) -> str:
+  """TF Serving's model metadata URL: every signature's inputs and outputs with dtypes and shapes."""
+  version_part = f"/versions/{version}" if version else ""
+  return f"http://{host}:{port}/v1/models/{model_name}{version_part}/metadata"
+
+
 def post(url: str, body: dict, timeout: float = 60.0) -> dict:
   """POSTs `body` as JSON and returns the decoded answer; an HTTP error's JSON body is returned too."""
-  request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                   headers={"Content-Type": "application/json"})
+  return _send(urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                      headers={"Content-Type": "application/json"}), timeout)
+
+
+def get(url: str, timeout: float = 60.0) -> dict:
+  """GETs `url` and returns the decoded JSON answer; an HTTP error's JSON body is returned too."""
+  return _send(urllib.request.Request(url, method="GET"), timeout)
+
+
+def _send(request: urllib.request.Request, timeout: float) -> dict:
+  url = request.full_url
   try:
     with urllib.request.urlopen(request, timeout=timeout) as answer:
       return json.loads(answer.read())
@@ -188,23 +206,60 @@ def interpolation_noise(steps: int, latent_dim: int, seed: int, noise: str = "no
   return interpolation.path(start, end, steps, noise)
 
 
-def fetch_metadata(url: str) -> dict:
+def fetch_signatures(url: str) -> dict:
+  """The served model's signatures from TF Serving's model metadata endpoint.
+
+  Args:
+    url: the model's metadata URL (`metadata_url`).
+
+  Returns:
+    {signature name: {"inputs": {name: {"dtype": ..., "tensor_shape": {"dim": [{"size": "-1"}, ...]}}},
+    "outputs": {...}, "method_name": ...}}, as TF Serving prints SignatureDef protos.
+
+  Raises:
+    ClientError: if the server answers with an error.
+  """
+  response = get(url)
+  try:
+    return response["metadata"]["signature_def"]["signature_def"]
+  except (KeyError, TypeError):
+    raise ClientError(f"the server did not describe the model at {url} "
+                      f"({response.get('error', sorted(response))})") from None
+
+
+def input_width(signatures: dict, signature: str, name: str) -> Optional[int]:
+  """The declared last dimension of input `name` of `signature`; None if absent or open (-1)."""
+  info = signatures.get(signature, {}).get("inputs", {}).get(name)
+  dims = (info or {}).get("tensor_shape", {}).get("dim", [])
+  width = int(dims[-1].get("size", -1)) if dims else -1
+  return width if width > 0 else None
+
+
+def fetch_metadata(url: str, signatures: dict) -> dict:
   """The served model's `metadata` signature: latent_dim, noise, class names, ... as one dict.
 
   Args:
     url: the model's predict URL (`predict_url`).
+    signatures: the model's signatures (`fetch_signatures`), for the inputs to send.
 
   Returns:
     The description from metadata_json, with the signature's other outputs filled in where missing.
 
   Raises:
-    ClientError: if the server cannot run the signature (e.g. it refuses signatures without inputs).
+    ClientError: if the model has no such signature, or one without inputs (which TF Serving's REST API
+      refuses to run, as in exports from before it took one), or the server refuses the request.
   """
-  response = post(url, {"signature_name": METADATA_SIGNATURE, "inputs": {}})
+  if METADATA_SIGNATURE not in signatures:
+    raise ClientError(f"the model has no '{METADATA_SIGNATURE}' signature")
+  inputs = signatures[METADATA_SIGNATURE].get("inputs") or {}
+  if not inputs:
+    raise ClientError(f"the model's '{METADATA_SIGNATURE}' signature takes no inputs, and TF Serving's REST "
+                      f"API runs no signature without inputs (an export from an older cgan_tf)")
+  # Each input is ignored by the model; the columnar format, because the outputs have no common batch.
+  response = post(url, {"signature_name": METADATA_SIGNATURE, "inputs": {name: 0 for name in inputs}})
   if "error" in response or "outputs" not in response:
     raise ClientError(f"the server did not answer the model's '{METADATA_SIGNATURE}' signature "
-                      f"({response.get('error', sorted(response))}); pass --latent_dim and --noise as "
-                      f"recorded in the export's <version>/assets/metadata.json")
+                      f"({response.get('error', sorted(response))})")
   outputs = response["outputs"]
   description = json.loads(outputs.get("metadata_json", "{}"))
   for name, value in outputs.items():
@@ -212,12 +267,32 @@ def fetch_metadata(url: str) -> dict:
   return description
 
 
-def latent_settings(url: str, latent_dim: Optional[int], noise: Optional[str]):
-  """(latent_dim, noise) for serving_latent: the ones given, the rest from the model's metadata."""
+def latent_settings(predict: str, metadata: str, latent_dim: Optional[int], noise: Optional[str]):
+  """(latent_dim, noise) for serving_latent: the ones given, the rest from the model.
+
+  Args:
+    predict: the model's predict URL (`predict_url`).
+    metadata: the model's metadata URL (`metadata_url`).
+    latent_dim: the noise size, or None/0 to read it from serving_latent's declared noise width.
+    noise: the noise distribution, or None to read it from the `metadata` signature.
+
+  Raises:
+    ClientError: if the model does not say what was not given.
+  """
   if latent_dim and noise:
     return latent_dim, noise
-  description = fetch_metadata(url)
-  return latent_dim or int(description["latent_dim"]), noise or description.get("noise", "normal")
+  signatures = fetch_signatures(metadata)
+  latent_dim = latent_dim or input_width(signatures, "serving_latent", "noise")
+  if not (latent_dim and noise):
+    try:
+      description = fetch_metadata(predict, signatures)
+    except ClientError as e:
+      missing = [flag for flag, value in (("--latent_dim", latent_dim), ("--noise", noise)) if not value]
+      raise ClientError(f"{e}; pass {' and '.join(missing)} as recorded in the export's "
+                        f"<version>/assets/metadata.json") from e
+    latent_dim = latent_dim or int(description["latent_dim"])
+    noise = noise or description.get("noise", "normal")
+  return latent_dim, noise
 
 
 def write_pngs(pngs: List[bytes], labels: Sequence[int], output_dir: str) -> List[str]:
@@ -244,14 +319,15 @@ def parse_args(argv):
   parser.add_argument("--count", type=int, default=16, help="Images to request.")
   parser.add_argument("--seed", default=None, help="serving_seeded: two integers, e.g. 1,2.")
   parser.add_argument("--latent_dim", type=int, default=0, help="serving_latent: the noise size; 0 (default) "
-                      "reads it from the model's metadata signature.")
+                      "reads it from the model's metadata (serving_latent's noise width).")
   parser.add_argument("--interpolate", type=int, default=0,
                       help="serving_latent: a path of N images between two random latent points, spherical "
                            "for normal noise and straight for uniform noise (default: --count independent "
                            "points).")
   parser.add_argument("--noise_seed", type=int, default=0, help="serving_latent: seed of the noise.")
   parser.add_argument("--noise", choices=NOISE_DISTRIBUTIONS, default=None, help="serving_latent: the "
-                      "distribution the model was trained on; default: its metadata's 'noise'.")
+                      "distribution the model was trained on; default: the 'noise' output of the model's "
+                      "metadata signature.")
   parser.add_argument("--output_dir", required=True)
   return parser.parse_args(argv)
 
@@ -265,7 +341,9 @@ def main(argv=None) -> List[str]:
   url = predict_url(args.host, args.port, args.model_name, args.model_version)
   noise = None
   if args.signature == "serving_latent":
-    latent_dim, distribution = latent_settings(url, args.latent_dim, args.noise)
+    latent_dim, distribution = latent_settings(
+        url, metadata_url(args.host, args.port, args.model_name, args.model_version), args.latent_dim,
+        args.noise)
     noise = (interpolation_noise(count, latent_dim, args.noise_seed, distribution) if args.interpolate else
              random_noise(count, latent_dim, args.noise_seed, distribution))
   labels = [args.label] * count if args.label >= 0 else None

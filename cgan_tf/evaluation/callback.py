@@ -110,7 +110,7 @@ class EvalCallback(callbacks.StepCallback):
       logging.info("Step %d is the best so far (Fréchet distance %.4f); kept in %s", step, distance,
                    self.best_dir)
     self.last_measured = step
-    self.latest = (step, {name: figures[name] for name in report.HEADLINE if name in figures})
+    self.latest = (step, {name: figures[name] for name in metrics_lib.headline() if name in figures})
     self.paused_seconds += time.time() - start
     return figures
 

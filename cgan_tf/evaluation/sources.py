@@ -11,11 +11,12 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from cgan_tf import export
 from cgan_tf import samples
 from cgan_tf.config import ConfigError
 
-# Signature names of the export's caller-chosen-noise function (cgan_tf/export.py), newest first.
-LATENT_SIGNATURES = ("serving_latent", "latent")
+# Signature names of the export's caller-chosen-noise function, newest first.
+LATENT_SIGNATURES = (export.SERVING_LATENT, "latent")
 BATCH_SIZE = 250
 
 
@@ -107,8 +108,8 @@ class SavedModelSource(SampleSource):
                         f"{', '.join(self.loaded.signatures)}")
     self.function = self.loaded.signatures[names[0]]
     self.metadata = {}
-    if "metadata" in self.loaded.signatures:
-      self.metadata = {k: v.numpy() for k, v in self.loaded.signatures["metadata"]().items()}
+    if export.METADATA in self.loaded.signatures:
+      self.metadata = export.read_metadata(self.loaded)
     if "latent_dim" in self.metadata:
       self.latent_dim = int(self.metadata["latent_dim"])
     else:
