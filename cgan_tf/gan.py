@@ -340,7 +340,7 @@ class ConditionalGAN(keras.Model):
     d_variables = self.discriminator.trainable_variables
     g_variables = self.generator.trainable_variables
     d_steps = self.options.d_steps
-    # The pipeline hands each replica d_steps batches at once (data.train_dataset); split them.
+    # The pipeline hands each replica d_steps batches at once (data.pipeline.train_dataset); split them.
     batch_size = tf.shape(labels_all)[0] // d_steps
     if self.options.update_scheme == "simultaneous":
       d_grads, g_grads, stats = self.joint_gradients(real_all, labels_all, step, replica_id)
