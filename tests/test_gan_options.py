@@ -161,13 +161,13 @@ def test_unconditional_run_trains_samples_exports_and_measures(smoke_config, tmp
 
 MODERN = dict(g_conditioning="cbn", d_conditioning="projection", spectral_norm=True, loss="hinge",
               diffaugment="color,translation,cutout", gp_weight=1.0, r1_gamma=1.0, r1_every=2, d_steps=2,
-              ema_decay=0.5)
+              ema_decay=0.5, ema_start=1, lr_schedule="linear")
 
 
 def test_all_modern_options_train_identically_on_one_and_two_replicas(smoke_config, tmp_path):
   """float64, as the invariance tests of tests/test_distribute.py: conditional batch norm (synchronized over
-  the replicas), DiffAugment parameters, penalties, spectral normalization, D steps and the EMA must all
-  be computed per global batch, not per replica."""
+  the replicas), DiffAugment parameters, penalties, spectral normalization, D steps, the EMA and its
+  warm-up, and the learning-rate decay must all be computed per global batch, not per replica."""
   from test_distribute import INVARIANCE
   base = dict(INVARIANCE, **MODERN, train_steps=3, checkpoint_every=3, sample_every=3, log_every=3, seed=5,
               verbose=0)
