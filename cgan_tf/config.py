@@ -64,6 +64,7 @@ class Config:
   r1_every: int = 1
   diffaugment: str = ""
   ema_decay: float = 0.0
+  ema_start: int = 0
   # Optimisation.
   optimizer: str = "adam"
   update_scheme: str = "alternating"
@@ -74,6 +75,7 @@ class Config:
   train_minutes: float = 0.0
   g_learning_rate: float = 2e-4
   d_learning_rate: float = 2e-4
+  lr_schedule: str = "constant"
   beta_1: float = 0.5
   beta_2: float = 0.999
   seed: int = 0
@@ -165,7 +167,7 @@ def validate(config: Config) -> Config:
   Raises:
     ConfigError: naming the first flag whose value is invalid and what it allows.
   """
-  from cgan_tf import data, losses, networks, optimizers  # Registries; imported late to keep config import-light.
+  from cgan_tf import data, losses, networks, optimizers, schedules  # Registries; late, to keep config light.
 
   _check_choice(config, "mode", MODES)
   _check_choice(config, "data_source", data.source_names())
@@ -210,6 +212,7 @@ def validate(config: Config) -> Config:
     value = getattr(config, name)
     _check(value > 0 and value == value and value < float("inf"), name,
            f"must be a positive finite number, got {value!r}")
+  _check_choice(config, "lr_schedule", schedules.LR_SCHEDULES)
   for name in ("beta_1", "beta_2"):
     value = getattr(config, name)
     _check(0.0 <= value < 1.0, name, f"must be in [0, 1), got {value!r}")
@@ -266,6 +269,12 @@ def _validate_gan_options(config: Config) -> None:
          f"must be a positive integer (1: R1 every step; k: lazy R1 every k steps), got {config.r1_every!r}")
   _check(0.0 <= config.ema_decay < 1.0, "ema_decay",
          f"must be in [0, 1) (0: no moving average; e.g. 0.999), got {config.ema_decay!r}")
+  _check(isinstance(config.ema_start, int) and config.ema_start >= 0, "ema_start",
+         f"must be a non-negative integer (the step the moving average starts averaging at), "
+         f"got {config.ema_start!r}")
+  _check(config.ema_start == 0 or config.ema_decay > 0, "ema_start",
+         f"starts the generator's moving average, which needs --ema_decay > 0 (e.g. 0.999); got "
+         f"--ema_start={config.ema_start} with --ema_decay={config.ema_decay}")
   policies = config.diffaugment_policies
   _check(all(name in augment.POLICIES for name in policies) and len(set(policies)) == len(policies),
          "diffaugment", f"got {config.diffaugment!r}; allowed: a comma-separated list of distinct "
@@ -392,6 +401,15 @@ def check_compatible(saved: Config, config: Config) -> None:
         f"--ema_decay: {config.run_dir} holds a run {'with' if saved.ema_decay else 'without'} a moving average "
         f"of the generator, this run has --ema_decay={config.ema_decay}; its checkpoints cannot be resumed "
         f"that way. Use a new --run_dir.")
+
+
+  if (saved.lr_schedule == "constant") != (config.lr_schedule == "constant"):
+    # A constant rate is an optimizer variable in the checkpoint, a schedule is not, so the optimizers'
+    # saved state lines up with one layout only. Between linear and cosine a run continues.
+    raise ConfigError(
+        f"--lr_schedule: {config.run_dir} holds a run with --lr_schedule={saved.lr_schedule}, this run has "
+        f"--lr_schedule={config.lr_schedule}; a constant learning rate and a decaying one keep different "
+        f"optimizer state, so its checkpoints cannot be resumed that way. Use a new --run_dir.")
 
 
 def save(config: Config) -> None:

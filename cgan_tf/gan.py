@@ -23,6 +23,7 @@ from cgan_tf import loss_scale
 from cgan_tf import losses
 from cgan_tf import penalties
 from cgan_tf import rng
+from cgan_tf import schedules
 
 # Streams folded into a step's seed. Discriminator update k draws from D_STREAM_BASE * k + the stream
 # (k = 0 keeps the first version's streams, so runs made before d_steps existed resume alike).
@@ -53,6 +54,7 @@ class StepOptions:
     r1_every: lazy R1: apply it every this many steps, scaled by this factor (1: every step).
     augment: DiffAugment policies applied to D's real and fake inputs.
     ema_decay: decay of the generator's exponential moving average (0: no EMA).
+    ema_start: the step from which the average averages; before it, it copies the generator.
     noise: 'normal' or 'uniform' generator noise.
   """
 
@@ -64,6 +66,7 @@ class StepOptions:
   r1_every: int = 1
   augment: Tuple[str, ...] = ()
   ema_decay: float = 0.0
+  ema_start: int = 0
   noise: str = "normal"
 
 
@@ -322,11 +325,14 @@ class ConditionalGAN(keras.Model):
     for layer in self.spectral_layers:
       layer.update_spectral_norm()
 
-  def _after_generator_update(self):
+  def _after_generator_update(self, step):
     if not self.options.ema_decay:
       return
-    decay = self.options.ema_decay
+    # A function of the checkpointed step, not of Python state: the same on every replica, in a compiled
+    # step, and after a resume.
+    decay_now = schedules.ema_decay(step, self.options.ema_decay, self.options.ema_start)
     for average, weight in zip(self.ema_generator.trainable_weights, self.generator.trainable_weights):
+      decay = tf.cast(decay_now, average.dtype)
       average.assign(decay * average + (1.0 - decay) * weight)
     # Normalization statistics are not averaged; the moving average uses the generator's current ones.
     for average, weight in zip(self.ema_generator.non_trainable_weights, self.generator.non_trainable_weights):
@@ -359,7 +365,7 @@ class ConditionalGAN(keras.Model):
       # The statistics of the last D update and the G update.
       stats = self._statistics(d_per_example, g_per_example, real_logits, fake_logits)
       stats.update(logged)
-    self._after_generator_update()
+    self._after_generator_update(step)
     self.step_counter.assign_add(1)
     for name, value in stats.items():
       self.trackers[name].update_state(value)

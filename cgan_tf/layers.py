@@ -62,6 +62,18 @@ class SpectralNormMixin:
     u, _ = self._singular_vectors(self.kernel)
     self.spectral_u.assign(ops.cast(u, self.spectral_u.dtype))
 
+  # Keras's Dense and Conv2D save only their kernel and bias to a .keras file, while the loader expects
+  # every variable the layer owns: without `u` a spectrally normalized network would not load back.
+  def save_own_variables(self, store):
+    super().save_own_variables(store)
+    if self.built:
+      store["spectral_u"] = self.spectral_u
+
+  def load_own_variables(self, store):
+    super().load_own_variables(store)
+    if self.built:
+      self.spectral_u.assign(store["spectral_u"])
+
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class SNConv2D(SpectralNormMixin, layers.Conv2D):

@@ -19,6 +19,7 @@ from cgan_tf import loss_scale
 from cgan_tf import networks
 from cgan_tf import points_report
 from cgan_tf import samples
+from cgan_tf import schedules
 from cgan_tf.config import Config, ConfigError
 from cgan_tf.optimizers import OPTIMIZERS
 
@@ -27,8 +28,14 @@ class WorkerLostError(RuntimeError):
   """A multi-worker job lost a peer (it died, or stopped answering for the collective timeout)."""
 
 
-def make_optimizer(learning_rate: float, config: Config, precision: str):
-  """The configured optimizer, wrapped in a loss-scale optimizer under mixed_float16."""
+def make_optimizer(learning_rate, config: Config, precision: str):
+  """The configured optimizer, wrapped in a loss-scale optimizer under mixed_float16.
+
+  Args:
+    learning_rate: a float, or a schedule of the optimizer's update count (`schedules.learning_rate`).
+    config: the configuration (which optimizer, its betas).
+    precision: the resolved precision.
+  """
   return loss_scale.wrap(OPTIMIZERS[config.optimizer](learning_rate, config), precision)
 
 
@@ -36,7 +43,8 @@ def step_options(config: Config) -> gan.StepOptions:
   """How the configured run trains each step."""
   return gan.StepOptions(loss=config.loss, update_scheme=config.update_scheme, d_steps=config.d_steps,
                          gp_weight=config.gp_weight, r1_gamma=config.r1_gamma, r1_every=config.r1_every,
-                         augment=config.diffaugment_policies, ema_decay=config.ema_decay, noise=config.noise)
+                         augment=config.diffaugment_policies, ema_decay=config.ema_decay,
+                         ema_start=config.ema_start, noise=config.noise)
 
 
 def has_batch_normalization(*models) -> bool:
@@ -44,8 +52,14 @@ def has_batch_normalization(*models) -> bool:
              for model in models for layer in model._flatten_layers(include_self=False))
 
 
-def build_gan(config: Config, precision: str, xla_plan: str) -> gan.ConditionalGAN:
+def build_gan(config: Config, precision: str, xla_plan: str, total_steps: int = 0) -> gan.ConditionalGAN:
   """Builds the networks, optimizers and GAN model. Call inside `strategy.scope()`.
+
+  Args:
+    config: the resolved configuration.
+    precision: the resolved precision.
+    xla_plan: how XLA is used (see `distribute.resolve_xla`).
+    total_steps: the run's length in train steps, over which --lr_schedule decays (needed only then).
 
   Raises:
     ConfigError: for --xla=on with several replicas and a network with batch normalization.
@@ -64,8 +78,11 @@ def build_gan(config: Config, precision: str, xla_plan: str) -> gan.ConditionalG
   if config.ema_decay:
     ema_generator, _ = networks.build_networks(config)
     ema_generator.set_weights(generator.get_weights())
-  d_optimizer = make_optimizer(config.d_learning_rate, config, precision)
-  g_optimizer = make_optimizer(config.g_learning_rate, config, precision)
+  # Each schedule counts its own optimizer's updates: D updates d_steps times per train step.
+  d_optimizer = make_optimizer(schedules.learning_rate(config.d_learning_rate, config.lr_schedule,
+                                                       total_steps * config.d_steps), config, precision)
+  g_optimizer = make_optimizer(schedules.learning_rate(config.g_learning_rate, config.lr_schedule, total_steps),
+                               config, precision)
   # Build the optimizer state now, in the scope: Keras 3.15 building it lazily inside fit under a
   # strategy fails ("You must feed a value for placeholder tensor").
   d_optimizer.build(discriminator.trainable_variables)
@@ -82,7 +99,11 @@ def apply_learning_rates(model: gan.ConditionalGAN, config: Config) -> None:
 
   The checkpoint holds the rates it was trained with; without this a run resumed with lower
   --g_learning_rate/--d_learning_rate (the way out of a diverged run) would silently keep the old ones.
+  A --lr_schedule is not in the checkpoint: it was just built from the flags' peaks and evaluates at the
+  restored update count, so a lower peak already applies.
   """
+  if config.lr_schedule != "constant":
+    return
   for flag, optimizer, rate in (("g_learning_rate", model.g_optimizer, config.g_learning_rate),
                                 ("d_learning_rate", model.d_optimizer, config.d_learning_rate)):
     saved = float(tf.convert_to_tensor(optimizer.learning_rate))
@@ -154,8 +175,9 @@ def train(config: Config, extra_callbacks=()) -> gan.ConditionalGAN:
                data.origin, type(strategy).__name__, strategy.num_replicas_in_sync, precision,
                len(data.labels), config.image_shape, config.num_classes)
 
+  total = total_steps(config, len(data.labels))
   with strategy.scope():
-    model = build_gan(config, precision, xla_plan)
+    model = build_gan(config, precision, xla_plan, total)
   restored = checkpoints.restore_training(model, checkpoints.checkpoint_dir(config.run_dir), precision)
   checkpoint = checkpoints.training_checkpoint(model)
   start_step = int(model.step_counter.numpy())
@@ -164,7 +186,6 @@ def train(config: Config, extra_callbacks=()) -> gan.ConditionalGAN:
     apply_learning_rates(model, config)
 
   steps_per_epoch = pipeline.steps_per_epoch(len(data.labels), examples_per_step(config))
-  total = total_steps(config, len(data.labels))
   if start_step >= total:
     logging.info("Run in %s is already at step %d of %d; nothing to train", config.run_dir, start_step,
                  total)

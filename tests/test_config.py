@@ -56,6 +56,8 @@ def test_flags_become_a_frozen_config(tmp_path):
     (["--r1_gamma=-0.5"], "r1_gamma"),
     (["--r1_every=0"], "r1_every"),
     (["--ema_decay=1.0"], "ema_decay"),
+    (["--ema_decay=0.999", "--ema_start=-1"], "ema_start"),
+    (["--ema_start=100"], "ema_start"),  # without a moving average
     (["--diffaugment=color,blur"], "diffaugment"),
     (["--diffaugment=color,color"], "diffaugment"),
     (["--loss=wasserstein"], "loss"),
@@ -68,7 +70,7 @@ def test_invalid_values_name_the_flag(tmp_path, argv, flag):
 
 
 @pytest.mark.parametrize("field,value", [("network", "resnet9000"), ("loss", "wgan-typo"),
-                                         ("optimizer", "lamb")])
+                                         ("optimizer", "lamb"), ("lr_schedule", "step")])
 def test_config_refuses_names_not_in_the_registries(field, value):
   """The Config's own check, for configurations that do not come from flags (config.json, tests, tools)."""
   with pytest.raises(ConfigError, match=f"--{field}: got '{value}'; allowed: "):
@@ -148,6 +150,9 @@ def test_incompatible_run_dir_is_refused():
 
 @pytest.mark.parametrize("changes,flag,needle", [
     (dict(network="mlp", g_conditioning="cbn"), "g_conditioning", "supports auto, concat"),
+    (dict(network="resnet", g_conditioning="channel"), "g_conditioning", "supports auto, cbn"),
+    (dict(network="resnet", d_conditioning="concat"), "d_conditioning", "supports auto, projection"),
+    (dict(network="resnet", image_shape=(30, 30, 3)), "image_shape", "divisible by 4"),
     (dict(network="cdcgan", d_conditioning="projection", num_classes=0), None, None),  # unconditional: unused
     (dict(network="mlp_points"), "network", "needs a points data set"),
     (dict(network="cdcgan", image_shape=(2,), num_classes=0), "network", "needs an image data set"),
@@ -175,6 +180,15 @@ def test_a_run_dir_with_or_without_a_moving_average_is_not_resumed_the_other_way
     config_lib.check_compatible(saved, saved.replace(ema_decay=0.0))
   with pytest.raises(ConfigError, match="g_conditioning"):
     config_lib.check_compatible(saved, saved.replace(g_conditioning="cbn"))
+
+
+def test_a_run_dir_with_a_constant_learning_rate_is_not_resumed_with_a_decay_or_back():
+  saved = Config(run_dir="/r", image_shape=(28, 28, 1), num_classes=10, lr_schedule="linear")
+  config_lib.check_compatible(saved, saved.replace(lr_schedule="cosine"))  # both schedules keep one layout
+  with pytest.raises(ConfigError, match="--lr_schedule"):
+    config_lib.check_compatible(saved, saved.replace(lr_schedule="constant"))
+  with pytest.raises(ConfigError, match="--lr_schedule"):
+    config_lib.check_compatible(saved.replace(lr_schedule="constant"), saved)
 
 
 def test_architecture_check_names_image_shape():

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from cgan_tf import callbacks
 from cgan_tf import config as config_lib
 from cgan_tf import export
 from cgan_tf import generate
@@ -43,6 +44,40 @@ def test_ema_is_the_moving_average_and_is_what_samples_and_exports(smoke_config)
   for loaded, average in zip(restored.weights, model.ema_generator.weights):
     np.testing.assert_array_equal(loaded.numpy(), average.numpy())
   assert generate.weights_name(saved).startswith("ema_generator")
+
+
+def test_ema_copies_the_generator_until_ema_start_then_averages_across_a_resume(smoke_config):
+  config = smoke_config(ema_decay=0.75, ema_start=3, train_steps=3, checkpoint_every=1, sample_every=3)
+  model = train.train(config)
+  for weight, average in zip(model.generator.weights, model.ema_generator.weights):
+    np.testing.assert_array_equal(average.numpy(), weight.numpy())
+  before = [w.numpy() for w in model.generator.weights]
+  # Resumed from the checkpoint of step 3: the schedule is a function of the restored step counter.
+  model = train.train(config.replace(train_steps=4))
+  for start, now, average in zip(before, model.generator.weights, model.ema_generator.weights):
+    if now.trainable:
+      np.testing.assert_allclose(average.numpy(), 0.75 * start + 0.25 * now.numpy(), rtol=1e-5, atol=1e-7)
+  assert any(not np.allclose(a.numpy(), b.numpy()) for a, b in zip(model.generator.trainable_weights,
+                                                                   model.ema_generator.trainable_weights))
+
+
+def test_lr_schedule_decays_each_optimizer_over_its_own_updates_and_resumes_exactly(smoke_config, tmp_path):
+  def run(name, stop_at=None):
+    config = smoke_config(run_dir=str(tmp_path / name), lr_schedule="linear", d_steps=2, batch_size=16,
+                          train_steps=4, deterministic=True, g_learning_rate=1e-3, d_learning_rate=4e-3)
+    extra = [callbacks.StopAtStep(0, 1, stop_at)] if stop_at else []
+    return train.train(config, extra_callbacks=extra)
+
+  half = run("split", stop_at=2)
+  assert int(half.step_counter.numpy()) == 2
+  # Half-way through the run each rate is at half its peak: G after 2 of 4 updates, D after 4 of 8.
+  assert float(half.g_optimizer.learning_rate) == pytest.approx(0.5e-3, rel=1e-5)
+  assert float(half.d_optimizer.learning_rate) == pytest.approx(2e-3, rel=1e-5)
+  resumed, straight = run("split"), run("straight")
+  assert float(resumed.g_optimizer.learning_rate) == 0.0 and float(resumed.d_optimizer.learning_rate) == 0.0
+  for a, b in zip(straight.generator.weights + straight.discriminator.weights,
+                  resumed.generator.weights + resumed.discriminator.weights):
+    np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=0, atol=1e-6)
 
 
 def test_d_steps_updates_the_discriminator_that_many_times_per_generator_update(smoke_config):
@@ -131,13 +166,13 @@ def test_unconditional_run_trains_samples_exports_and_measures(smoke_config, tmp
 
 MODERN = dict(g_conditioning="cbn", d_conditioning="projection", spectral_norm=True, loss="hinge",
               diffaugment="color,translation,cutout", gp_weight=1.0, r1_gamma=1.0, r1_every=2, d_steps=2,
-              ema_decay=0.5)
+              ema_decay=0.5, ema_start=1, lr_schedule="linear")
 
 
 def test_all_modern_options_train_identically_on_one_and_two_replicas(smoke_config, tmp_path):
   """float64, as the invariance tests of tests/test_distribute.py: conditional batch norm (synchronized over
-  the replicas), DiffAugment parameters, penalties, spectral normalization, D steps and the EMA must all
-  be computed per global batch, not per replica."""
+  the replicas), DiffAugment parameters, penalties, spectral normalization, D steps, the EMA and its
+  warm-up, and the learning-rate decay must all be computed per global batch, not per replica."""
   from test_distribute import INVARIANCE
   base = dict(INVARIANCE, **MODERN, train_steps=3, checkpoint_every=3, sample_every=3, log_every=3, seed=5,
               verbose=0)

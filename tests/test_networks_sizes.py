@@ -1,4 +1,5 @@
-"""Every registered network at 28, 32 and 64 pixels and 1 or 3 channels; cdcgan's stages follow the size."""
+"""Every registered network at 28, 32 and 64 pixels and 1 or 3 channels; the convolutional networks' stages
+follow the size."""
 
 import numpy as np
 import pytest
@@ -28,17 +29,29 @@ def test_every_network_works_at_common_sizes(network, size, channels):
   assert np.all(np.isfinite(logits.numpy()))
 
 
+# Where each convolutional network changes resolution: its i-th up-sampling and down-sampling layer.
+RESOLUTION_LAYERS = {"cdcgan": ("g_up{}", "d_down{}"), "resnet": ("g_block{}_up", "d_block{}_pool")}
+
+
+def factor(layer):
+  """How a layer scales the resolution: an up-sampling layer's size, or a convolution's or pool's strides."""
+  return tuple(getattr(layer, "size", None) or layer.strides)
+
+
+@pytest.mark.parametrize("network", sorted(RESOLUTION_LAYERS))
 @pytest.mark.parametrize("height,width,stages", [(28, 28, 2), (32, 32, 3), (64, 64, 4), (16, 24, 2),
                                                  (8, 8, 2), (56, 56, 3), (128, 64, 4)])
-def test_cdcgan_stages_follow_the_image_size(height, width, stages):
+def test_stages_follow_the_image_size(network, height, width, stages):
   assert networks.upsampling_stages(height, width) == stages
-  generator, discriminator = networks.build_networks(Config(image_shape=(height, width, 3), num_classes=2))
+  generator, discriminator = networks.build_networks(Config(network=network, image_shape=(height, width, 3),
+                                                            num_classes=2, g_filters=8, d_filters=8))
   base_h, base_w = height // 2 ** stages, width // 2 ** stages
-  assert generator.get_layer("g_project").units == base_h * base_w * 128
-  assert [generator.get_layer(f"g_up{i}").strides for i in range(stages)] == [(2, 2)] * stages
-  assert [discriminator.get_layer(f"d_down{i}").strides for i in range(stages)] == [(2, 2)] * stages
-  names = {layer.name for layer in generator.layers}
-  assert f"g_up{stages}" not in names
+  assert generator.get_layer("g_project").units == base_h * base_w * 8
+  up, down = RESOLUTION_LAYERS[network]
+  assert [factor(generator.get_layer(up.format(i))) for i in range(stages)] == [(2, 2)] * stages
+  assert [factor(discriminator.get_layer(down.format(i))) for i in range(stages)] == [(2, 2)] * stages
+  assert up.format(stages) not in {layer.name for layer in generator.layers}
+  assert down.format(stages) not in {layer.name for layer in discriminator.layers}
 
 
 def test_28_pixels_keeps_the_reference_architecture():

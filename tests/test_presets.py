@@ -37,7 +37,7 @@ def test_the_presets_are_all_here():
   names = {os.path.basename(p) for p in PRESETS}
   assert {"smoke.cfg", "fmnist.cfg", "fmnist_reference.cfg", "fmnist_cpu.cfg", "circle.cfg", "fmnist_mlp.cfg",
           "mnist_mlp.cfg", "keras_book_cgan.cfg", "keras_book_dcgan.cfg", "fmnist_dcgan.cfg",
-          "mnist_cdcgan.cfg"} <= names
+          "mnist_cdcgan.cfg", "fmnist_resnet.cfg"} <= names
 
 
 @pytest.mark.parametrize("preset", PRESETS)

@@ -12,10 +12,11 @@ flags.DEFINE_enum("network", _DEFAULTS.network, list(networks.NETWORKS), "Networ
                   "cgan_tf/networks/ (mlp_points: 2-D points, for --dataset=circle).")
 flags.DEFINE_integer("latent_dim", _DEFAULTS.latent_dim, "Size of the generator's noise vector.")
 flags.DEFINE_integer("embedding_dim", _DEFAULTS.embedding_dim, "Size of the label embedding.")
-flags.DEFINE_integer("g_filters", _DEFAULTS.g_filters, "cdcgan: channels of the generator's stages (the "
-                     "reference: 128; its cost grows with the square).")
-flags.DEFINE_integer("d_filters", _DEFAULTS.d_filters, "cdcgan: channels of the discriminator's stages (the "
-                     "reference: 128).")
+flags.DEFINE_integer("g_filters", _DEFAULTS.g_filters, "cdcgan, resnet: channels of the generator's stages "
+                     "(cdcgan's reference: 128; resnet: SNGAN used 256, 64 suits a CPU; the cost grows with "
+                     "the square).")
+flags.DEFINE_integer("d_filters", _DEFAULTS.d_filters, "cdcgan, resnet: channels of the discriminator's stages "
+                     "(cdcgan's reference: 128; resnet: SNGAN used 128, 64 suits a CPU).")
 flags.DEFINE_float("d_dropout", _DEFAULTS.d_dropout, "Dropout rate before the discriminator's logit.")
 flags.DEFINE_bool("unconditional", _DEFAULTS.unconditional, "Train without labels (num_classes = 0): no label "
                   "input in either network, and an export whose signatures take no label.")

@@ -1,4 +1,5 @@
-"""GAN training: the loss, penalties, augmentation, EMA, optimizers, batch and length of a run."""
+"""GAN training: the loss, penalties, augmentation, EMA, optimizers and their schedules, batch and length of
+a run."""
 
 from absl import flags
 
@@ -6,6 +7,7 @@ from cgan_tf import augment
 from cgan_tf import config as config_lib
 from cgan_tf import losses
 from cgan_tf import optimizers
+from cgan_tf import schedules
 
 _DEFAULTS = config_lib.Config()
 
@@ -23,6 +25,10 @@ flags.DEFINE_list("diffaugment", _DEFAULTS.diffaugment, "DiffAugment policies ap
                   f"{', '.join(augment.POLICIES)}; empty for none.")
 flags.DEFINE_float("ema_decay", _DEFAULTS.ema_decay, "Exponential moving average of the generator's weights "
                    "(e.g. 0.999), used for samples, evaluation and export; 0 turns it off.")
+flags.DEFINE_integer("ema_start", _DEFAULTS.ema_start, "The step from which the moving average (--ema_decay) "
+                     "averages; before it, it is a copy of the generator, so the random initial weights and "
+                     "the first fast-changing steps do not linger in it (BigGAN: 20,000 of 150,000). 0: "
+                     "average from the first step.")
 flags.DEFINE_enum("optimizer", _DEFAULTS.optimizer, list(optimizers.OPTIMIZERS),
                   "Optimizer of both networks (each has its own instance and learning rate). beta_1/beta_2 "
                   "apply to adam; rmsprop and sgd use their Keras defaults otherwise.")
@@ -40,6 +46,11 @@ flags.DEFINE_float("train_minutes", _DEFAULTS.train_minutes, "Stop after this ma
 flags.DEFINE_float("g_learning_rate", _DEFAULTS.g_learning_rate, "Generator learning rate.")
 flags.DEFINE_float("d_learning_rate", _DEFAULTS.d_learning_rate, "Discriminator learning rate (a higher one "
                    "than G's is the two time-scale update rule, TTUR).")
+flags.DEFINE_enum("lr_schedule", _DEFAULTS.lr_schedule, schedules.LR_SCHEDULES,
+                  "Learning rate of both optimizers over the run's --train_steps (or --epochs): constant; "
+                  "linear, falling in a straight line to zero at the last step (SNGAN's recipe); cosine, half "
+                  "a cosine to zero. With a decay, --g_learning_rate/--d_learning_rate are the peak rates at "
+                  "the first step. A run stopped early (--train_minutes) stops before the rate reaches zero.")
 flags.DEFINE_float("beta_1", _DEFAULTS.beta_1, "Adam beta_1 of both optimizers.")
 flags.DEFINE_float("beta_2", _DEFAULTS.beta_2, "Adam beta_2 of both optimizers.")
 flags.DEFINE_integer("seed", _DEFAULTS.seed, "Seed of weights, data order and the noise stream.")

@@ -150,3 +150,4 @@ def upsampling_stages(height: int, width: int, min_stages: int = 2) -> int:
 from cgan_tf.networks import dcgan  # noqa: E402,F401  pylint: disable=wrong-import-position
 from cgan_tf.networks import keras_book  # noqa: E402,F401  pylint: disable=wrong-import-position
 from cgan_tf.networks import mlp  # noqa: E402,F401  pylint: disable=wrong-import-position
+from cgan_tf.networks import resnet  # noqa: E402,F401  pylint: disable=wrong-import-position
