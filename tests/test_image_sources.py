@@ -137,7 +137,7 @@ def test_mixed_sizes_are_resized_by_the_chosen_mode(tmp_path):
   wide.save(os.path.join(root, "square", "wide.png"))
   draw_shape("circle", SHAPE_CLASSES["circle"], size=(48, 48)).save(os.path.join(root, "circle", "big.png"))
   results = {}
-  for mode in config_lib.RESIZE_MODES:
+  for mode in own_images.RESIZE_MODES:
     decoded = own_images.decode(folder_config(root, resize_mode=mode))
     assert decoded.images.shape == (8, 32, 32, 3)
     assert sorted(own_images.size_summary(decoded.original_sizes)) == [("32x32", 6), ("32x64", 1),
