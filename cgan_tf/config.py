@@ -391,10 +391,6 @@ def check_compatible(saved: Config, config: Config) -> None:
 
 def save(config: Config) -> None:
   """Writes the resolved configuration atomically (a crash never leaves a half-written file)."""
-  import tensorflow as tf
+  from cgan_tf import files  # Imports TensorFlow; late, as above.
 
-  path = config_path(config.run_dir)
-  tmp = path + ".tmp"
-  with tf.io.gfile.GFile(tmp, "w") as f:
-    f.write(config.to_json())
-  tf.io.gfile.rename(tmp, path, overwrite=True)
+  files.write_atomically(config_path(config.run_dir), config.to_json())
