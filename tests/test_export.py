@@ -30,8 +30,7 @@ from cgan_tf import train
 from cgan_tf.config import Config, ConfigError
 from conftest import REPO_ROOT, make_idx_dataset
 
-sys.path.insert(0, os.path.join(REPO_ROOT, "tools"))
-import serving_client  # pylint: disable=g-import-not-at-top
+from tools import serving_client
 
 pytestmark = pytest.mark.slow
 
