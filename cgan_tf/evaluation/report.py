@@ -12,7 +12,6 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from cgan_tf import checkpoints
 from cgan_tf import config as config_lib
 from cgan_tf import data as data_lib
 from cgan_tf import files
@@ -146,7 +145,7 @@ def resolve_source(config: Config):
     config_lib.check_architecture(run_config)
     generator, path = run_dir.load_generator(run_config, CHECKPOINT_SOURCES[config.eval_source])
     return (run_config, generator_source(generator, run_config, f"checkpoint:{path}"),
-            checkpoints.step_in_name(path))
+            run_dir.checkpoint_step(path))
   source = sources.SavedModelSource(config.eval_source)
   step = source.metadata.get("training_step")
   return run_config, source, (int(step) if step is not None else None)
