@@ -190,9 +190,10 @@ def last_good_checkpoint(directory: str) -> str:
   return f"{path} (a rerun of the same command resumes from it)"
 
 
-def _step_of(path: str) -> int:
+def step_in_name(path: str) -> Optional[int]:
+  """The step in a checkpoint's name (<name>-<step>, as `CheckpointManager` names them), or None."""
   match = re.search(r"-(\d+)$", path)
-  return int(match.group(1)) if match else -1
+  return int(match.group(1)) if match else None
 
 
 def _candidates(directory: str) -> list:
@@ -215,7 +216,8 @@ def _candidates(directory: str) -> list:
   pattern = os.path.join(directory, f"{CHECKPOINT_NAME}-*.index")
   on_disk = [path[:-len(".index")] for path in tf.io.gfile.glob(pattern)]
   by_path = {os.path.normpath(path): path for path in listed + on_disk}
-  return sorted(by_path.values(), key=_step_of, reverse=True)
+  return sorted(by_path.values(), key=lambda path: -1 if step_in_name(path) is None else step_in_name(path),
+                reverse=True)
 
 
 def repair_state_file(directory: str) -> None:

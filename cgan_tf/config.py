@@ -6,13 +6,7 @@ import os
 from typing import Optional, Tuple
 
 MODES = ("train", "sample", "export", "inspect_data", "train_evaluator", "eval")
-RESIZE_MODES = ("crop", "pad", "stretch")
-BAD_IMAGE_POLICIES = ("error", "skip")
-STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu")
-PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16", "float64")
-XLA_MODES = ("auto", "on", "off")
-UPDATE_SCHEMES = ("alternating", "simultaneous")
-NOISE_DISTRIBUTIONS = ("normal", "uniform")
+# Every other enumeration has an owner, the module that acts on it; validation reads it from there.
 
 # Fields that fix the shapes of the saved variables: a run directory written with other values cannot be
 # resumed, because its checkpoints would load into mismatched networks.
@@ -167,23 +161,24 @@ def validate(config: Config) -> Config:
   Raises:
     ConfigError: naming the first flag whose value is invalid and what it allows.
   """
-  from cgan_tf import data, losses, networks, optimizers, schedules  # Registries; late, to keep config light.
+  from cgan_tf import data, distribute, gan, losses, networks, optimizers, schedules  # Owners; late, to keep config light.
+  from cgan_tf.data import own_images
 
   _check_choice(config, "mode", MODES)
   _check_choice(config, "data_source", data.source_names())
-  _check_choice(config, "resize_mode", RESIZE_MODES)
-  _check_choice(config, "bad_images", BAD_IMAGE_POLICIES)
+  _check_choice(config, "resize_mode", own_images.RESIZE_MODES)
+  _check_choice(config, "bad_images", own_images.BAD_IMAGE_POLICIES)
   _check(isinstance(config.image_size, int) and config.image_size >= 0, "image_size",
          f"must be a non-negative integer (0 keeps the data set's size), got {config.image_size!r}")
   _check(config.channels in (0, 1, 3), "channels",
          f"must be 0 (as the data), 1 or 3, got {config.channels!r}")
   _check(0.0 <= config.holdout_fraction < 1.0, "holdout_fraction",
          f"must be in [0, 1), got {config.holdout_fraction!r}")
-  _check_choice(config, "strategy", STRATEGIES)
-  _check_choice(config, "precision", PRECISIONS)
-  _check_choice(config, "xla", XLA_MODES)
+  _check_choice(config, "strategy", distribute.STRATEGIES)
+  _check_choice(config, "precision", distribute.PRECISIONS)
+  _check_choice(config, "xla", distribute.XLA_MODES)
   _check_choice(config, "optimizer", tuple(optimizers.OPTIMIZERS))
-  _check_choice(config, "update_scheme", UPDATE_SCHEMES)
+  _check_choice(config, "update_scheme", gan.UPDATE_SCHEMES)
   _check_choice(config, "network", tuple(networks.NETWORKS))
   _check_choice(config, "loss", tuple(losses.LOSSES))
   _validate_gan_options(config)
@@ -252,9 +247,9 @@ def validate(config: Config) -> Config:
 
 def _validate_gan_options(config: Config) -> None:
   """The conditioning, regularization and update options (the modern GAN techniques)."""
-  from cgan_tf import augment, networks  # The policies' and conditionings' owners; late, as above.
+  from cgan_tf import augment, networks, rng  # The policies', conditionings' and noises' owners; late, as above.
 
-  _check_choice(config, "noise", NOISE_DISTRIBUTIONS)
+  _check_choice(config, "noise", rng.NOISE_DISTRIBUTIONS)
   _check_choice(config, "g_conditioning", networks.G_CONDITIONINGS)
   _check_choice(config, "d_conditioning", networks.D_CONDITIONINGS)
   _check(isinstance(config.d_steps, int) and config.d_steps >= 1, "d_steps",
@@ -401,8 +396,6 @@ def check_compatible(saved: Config, config: Config) -> None:
         f"--ema_decay: {config.run_dir} holds a run {'with' if saved.ema_decay else 'without'} a moving average "
         f"of the generator, this run has --ema_decay={config.ema_decay}; its checkpoints cannot be resumed "
         f"that way. Use a new --run_dir.")
-
-
   if (saved.lr_schedule == "constant") != (config.lr_schedule == "constant"):
     # A constant rate is an optimizer variable in the checkpoint, a schedule is not, so the optimizers'
     # saved state lines up with one layout only. Between linear and cosine a run continues.
@@ -414,10 +407,6 @@ def check_compatible(saved: Config, config: Config) -> None:
 
 def save(config: Config) -> None:
   """Writes the resolved configuration atomically (a crash never leaves a half-written file)."""
-  import tensorflow as tf
+  from cgan_tf import files  # Imports TensorFlow; late, as above.
 
-  path = config_path(config.run_dir)
-  tmp = path + ".tmp"
-  with tf.io.gfile.GFile(tmp, "w") as f:
-    f.write(config.to_json())
-  tf.io.gfile.rename(tmp, path, overwrite=True)
+  files.write_atomically(config_path(config.run_dir), config.to_json())

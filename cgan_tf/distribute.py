@@ -10,6 +10,9 @@ import tensorflow as tf
 
 from cgan_tf.config import Config, ConfigError
 
+STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu")
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16", "float64")
+XLA_MODES = ("auto", "on", "off")  # --xla; each resolves to one of the plans below.
 # XLA plans: compile the whole train step, only each replica's forward/backward pass, or nothing.
 XLA_WHOLE_STEP = "whole_step"
 XLA_PER_REPLICA = "per_replica"

@@ -40,8 +40,9 @@ import cgan_tf
 from cgan_tf import checkpoints
 from cgan_tf import config as config_lib
 from cgan_tf import data as data_lib
-from cgan_tf import generate
 from cgan_tf import networks
+from cgan_tf import run_dir
+from cgan_tf import samples
 from cgan_tf.config import Config, ConfigError
 
 SERVING_DEFAULT = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
@@ -52,15 +53,6 @@ METADATA = "metadata"
 METADATA_INPUT = "unused"
 METADATA_FILE = "metadata.json"
 KERAS_FILE = os.path.join("keras", "generator.keras")
-# Checkpoint key of the training step (`step=` in checkpoints.training_checkpoint).
-STEP_KEY = "step/.ATTRIBUTES/VARIABLE_VALUE"
-
-
-def to_uint8(images: tf.Tensor, output: str = "tanh") -> tf.Tensor:
-  """In-graph twin of `samples.to_uint8`: the generator's range ([-1, 1] for tanh, [0, 1] for sigmoid) ->
-  uint8, rounding half to even like numpy."""
-  scaled = images * 255.0 if output == "sigmoid" else (images + 1.0) * 127.5
-  return tf.cast(tf.clip_by_value(tf.round(scaled), 0.0, 255.0), tf.uint8)
 
 
 def _shape(tensor: tf.Tensor) -> tf.Tensor:
@@ -175,7 +167,7 @@ class ServingModule(tf.Module):
 
   def _render(self, noise: tf.Tensor, label) -> dict:
     inputs = noise if label is None else [noise, label]
-    images = to_uint8(self._generator(inputs, training=False), self.output)
+    images = samples.to_uint8_tensor(self._generator(inputs, training=False), self.output)
     # The REST API base64-encodes outputs whose names end in _bytes.
     png = tf.map_fn(tf.io.encode_png, images, fn_output_signature=tf.TensorSpec([], tf.string))
     return {"images": images, "images_png_bytes": png}
@@ -299,14 +291,6 @@ def read_metadata(loaded) -> dict:
   return {name: value.numpy() for name, value in function(**inputs).items()}
 
 
-def checkpoint_step(checkpoint_path: str) -> int:
-  """The training step stored in a training checkpoint (falling back to the ckpt-<step> suffix)."""
-  reader = tf.train.load_checkpoint(checkpoint_path)
-  if reader.has_tensor(STEP_KEY):
-    return int(reader.get_tensor(STEP_KEY))
-  return int(checkpoint_path.rsplit("-", 1)[-1])
-
-
 def check_export_dir(config: Config) -> str:
   """Creates <export_dir>/<model_name> and proves it writable; returns it.
 
@@ -424,23 +408,21 @@ def export(config: Config, generator: Optional[keras.Model] = None, weights: str
     checkpoints.NonFiniteError: if a generator weight is NaN or infinite.
   """
   model_dir = check_export_dir(config)
-  run_config = generate.load_run_config(config).replace(
-      export_dir=config.export_dir, model_name=config.model_name, export_version=config.export_version,
-      export_next_free_version=config.export_next_free_version, max_batch=config.max_batch)
+  run_config = run_dir.load_run_config(config, run_dir.SAMPLE_FIELDS + run_dir.EXPORT_FIELDS)
   config_lib.check_architecture(run_config)
   if data_lib.kind_of(run_config) != "image":
     raise ConfigError(f"--mode=export serves images; network {run_config.network!r} generates points "
                       f"(use --mode=sample to draw them)")
-  restored, checkpoint_path = generate.load_generator(run_config)
+  restored, checkpoint_path = run_dir.load_generator(run_config, "newest")
   if generator is None:
-    generator, weights = restored, generate.weights_name(run_config)
+    generator, weights = restored, run_dir.weights_name(run_config)
   # A diverged generator would serve noise (or NaN-cast garbage); refuse before anything is written.
   non_finite = checkpoints.non_finite_variables(generator.weights)
   if non_finite:
     raise checkpoints.NonFiniteError(
         f"the {weights} weights from {checkpoint_path} hold NaN or Inf ({', '.join(non_finite[:5])}); "
         f"nothing was exported. The run diverged before this checkpoint; export a run that did not.")
-  step = checkpoint_step(checkpoint_path)
+  step = run_dir.checkpoint_step(checkpoint_path)
   version = choose_version(model_dir, config.export_version or step, config.export_next_free_version)
   final = os.path.join(model_dir, str(version))
   partial = os.path.join(model_dir, f".tmp-{version}-{uuid.uuid4().hex[:8]}")

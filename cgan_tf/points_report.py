@@ -2,13 +2,13 @@
 spread of x, y and the radius); the points themselves come from cgan_tf/data/points.py."""
 
 import io
-import json
 import os
 
 import numpy as np
 from PIL import Image, ImageDraw
 import tensorflow as tf
 
+from cgan_tf import files
 from cgan_tf import rng
 from cgan_tf.data import PointData
 
@@ -80,10 +80,8 @@ def report(generator, data: PointData, latent_dim: int, seed: int, noise: str, o
   tf.io.gfile.makedirs(output_dir)
   buffer = io.BytesIO()
   Image.fromarray(scatter(real, generated)).save(buffer, format="PNG")
-  with tf.io.gfile.GFile(os.path.join(output_dir, "scatter.png"), "wb") as f:
-    f.write(buffer.getvalue())
-  with tf.io.gfile.GFile(os.path.join(output_dir, REPORT_FILE), "w") as f:
-    json.dump(summary, f, indent=2)
+  files.write_atomically(os.path.join(output_dir, "scatter.png"), buffer.getvalue())
+  files.write_json_atomically(os.path.join(output_dir, REPORT_FILE), summary, indent=2)
   print(f"{count} real vs {count} generated points (scatter plot: {os.path.join(output_dir, 'scatter.png')}):")
   print(format_statistics(summary["real"], summary["generated"]))
   return summary

@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 import tensorflow as tf
 
+from cgan_tf import files
 from cgan_tf import interpolation
 from cgan_tf import rng
 
@@ -17,11 +18,17 @@ GRID_SEED = 1234  # Added to the run's seed, so the grid's noise differs from th
 UNCONDITIONAL_ROWS = 10  # An unconditional grid has no classes; it shows this many rows of fixed noise.
 
 
-def to_uint8(images, output: str = "tanh") -> np.ndarray:
-  """Generator output in its range ([-1, 1] for tanh, [0, 1] for sigmoid) -> uint8 [0, 255]."""
-  images = np.asarray(images, dtype=np.float32)
+def to_uint8_tensor(images, output: str = "tanh") -> tf.Tensor:
+  """Generator output in its range ([-1, 1] for tanh, [0, 1] for sigmoid) -> uint8 [0, 255], rounding half
+  to even; in float32 whatever the output's dtype. In-graph (the export's serving functions) or eager."""
+  images = tf.cast(images, tf.float32)
   scaled = images * 255.0 if output == "sigmoid" else (images + 1.0) * 127.5
-  return np.clip(np.round(scaled), 0, 255).astype(np.uint8)
+  return tf.cast(tf.clip_by_value(tf.round(scaled), 0.0, 255.0), tf.uint8)
+
+
+def to_uint8(images, output: str = "tanh") -> np.ndarray:
+  """`to_uint8_tensor` as a numpy array, for images written or measured on the host."""
+  return to_uint8_tensor(images, output).numpy()
 
 
 def samples_dir(run_dir: str) -> str:
@@ -84,18 +91,11 @@ def to_pil(image: np.ndarray) -> Image.Image:
   return Image.fromarray(image, mode="RGB" if image.shape[-1] == 3 else "RGBA")
 
 
-def _write_atomically(data: bytes, path: str) -> None:
-  tmp = path + ".tmp"
-  with tf.io.gfile.GFile(tmp, "wb") as f:
-    f.write(data)
-  tf.io.gfile.rename(tmp, path, overwrite=True)
-
-
 def write_png(image: np.ndarray, path: str) -> None:
   """Writes one uint8 [H, W, C] image atomically (temp file, then rename)."""
   buffer = io.BytesIO()
   to_pil(image).save(buffer, format="PNG")
-  _write_atomically(buffer.getvalue(), path)
+  files.write_atomically(path, buffer.getvalue())
 
 
 def write_gif(frames, path: str, frame_ms: int = 100, last_frame_ms: int = None) -> None:
@@ -116,7 +116,7 @@ def write_gif(frames, path: str, frame_ms: int = 100, last_frame_ms: int = None)
   # disposal=1 keeps each frame whole; optimize=False keeps Pillow from merging frames that look alike.
   images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0,
                  disposal=1, optimize=False)
-  _write_atomically(buffer.getvalue(), path)
+  files.write_atomically(path, buffer.getvalue())
 
 
 def render_grid(generator, num_classes: int, samples_per_class: int, latent_dim: int, seed: int,

@@ -135,12 +135,9 @@ def resolve_training_config(config: Config):
   return config, data
 
 
-def examples_per_step(config: Config) -> int:
-  return config.batch_size * config.d_steps
-
-
 def total_steps(config: Config, num_examples: int) -> int:
-  return config.train_steps or config.epochs * pipeline.steps_per_epoch(num_examples, examples_per_step(config))
+  return config.train_steps or config.epochs * pipeline.steps_per_epoch(
+      num_examples, pipeline.examples_per_step(config.batch_size, config.d_steps))
 
 
 def train(config: Config, extra_callbacks=()) -> gan.ConditionalGAN:
@@ -185,7 +182,8 @@ def train(config: Config, extra_callbacks=()) -> gan.ConditionalGAN:
     logging.info("Resumed from %s at step %d", restored, start_step)
     apply_learning_rates(model, config)
 
-  steps_per_epoch = pipeline.steps_per_epoch(len(data.labels), examples_per_step(config))
+  examples_per_step = pipeline.examples_per_step(config.batch_size, config.d_steps)
+  steps_per_epoch = pipeline.steps_per_epoch(len(data.labels), examples_per_step)
   if start_step >= total:
     logging.info("Run in %s is already at step %d of %d; nothing to train", config.run_dir, start_step,
                  total)
@@ -214,7 +212,7 @@ def train(config: Config, extra_callbacks=()) -> gan.ConditionalGAN:
     callbacks.append(callbacks_lib.StopAfterTime(*step_args, config.train_minutes,
                                                  pausers=[c for c in callbacks if hasattr(c, "paused_seconds")]))
   # After every writer, so its closing summary sees the final grid and checkpoint.
-  callbacks.append(callbacks_lib.Progress(*step_args, total, examples_per_step(config), config, output_dir,
+  callbacks.append(callbacks_lib.Progress(*step_args, total, examples_per_step, config, output_dir,
                                           watched=[c for c in callbacks if hasattr(c, "paused_seconds")]))
   callbacks.extend(extra_callbacks)
   dataset = pipeline.distributed_dataset(strategy, data, config.batch_size, config.seed, start_step,

@@ -1,17 +1,10 @@
 """The benchmark baseline (tools/baseline_source_cgan.py): its Keras 3 fix, its update check, its FLOP count."""
 
-import os
-import sys
-
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT
-
-sys.path.insert(0, os.path.join(REPO_ROOT, "tools"))
-
-import baseline_source_cgan as baseline  # noqa: E402
-from benchmarks import flops  # noqa: E402
+from tools import baseline_source_cgan as baseline
+from tools.benchmarks import flops
 
 
 def synthetic_samples(count: int = 64, seed: int = 0):

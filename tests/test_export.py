@@ -23,15 +23,14 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 from cgan_tf import config as config_lib
 from cgan_tf import export
-from cgan_tf import generate
+from cgan_tf import run_dir as run_dir_lib
 from cgan_tf import networks
 from cgan_tf import samples
 from cgan_tf import train
 from cgan_tf.config import Config, ConfigError
 from conftest import REPO_ROOT, make_idx_dataset
 
-sys.path.insert(0, os.path.join(REPO_ROOT, "tools"))
-import serving_client  # pylint: disable=g-import-not-at-top
+from tools import serving_client
 
 pytestmark = pytest.mark.slow
 
@@ -63,7 +62,7 @@ def served(exported):
 
 @pytest.fixture(scope="module")
 def keras_generator(trained_run):
-  generator, _ = generate.load_generator(generate.load_run_config(trained_run))
+  generator, _ = run_dir_lib.load_generator(run_dir_lib.load_run_config(trained_run))
   return generator
 
 
@@ -619,7 +618,7 @@ class InputlessMetadataServingModule(export.ServingModule):
 
 
 def test_client_asks_for_the_flags_when_an_older_export_cannot_say(trained_run, keras_generator, tmp_path):
-  config = generate.load_run_config(trained_run)
+  config = run_dir_lib.load_run_config(trained_run)
   metadata = export.build_metadata(config, STEPS, "none", "generator")
   metadata_path = tmp_path / export.METADATA_FILE
   metadata_path.write_text(json.dumps(metadata))

@@ -13,6 +13,7 @@ from cgan_tf import callbacks
 from cgan_tf import config as config_lib
 from cgan_tf import export
 from cgan_tf import generate
+from cgan_tf import run_dir as run_dir_lib
 from cgan_tf import layers as cgan_layers
 from cgan_tf import networks
 from cgan_tf import train
@@ -40,10 +41,10 @@ def test_ema_is_the_moving_average_and_is_what_samples_and_exports(smoke_config)
   assert any(not np.allclose(a.numpy(), b.numpy()) for a, b in zip(model.generator.weights,
                                                                    model.ema_generator.weights))
   saved = config_lib.load_saved(config.run_dir)  # The resolved configuration, as sample/export read it.
-  restored, _ = generate.load_generator(saved)
+  restored, _ = run_dir_lib.load_generator(saved)
   for loaded, average in zip(restored.weights, model.ema_generator.weights):
     np.testing.assert_array_equal(loaded.numpy(), average.numpy())
-  assert generate.weights_name(saved).startswith("ema_generator")
+  assert run_dir_lib.weights_name(saved).startswith("ema_generator")
 
 
 def test_ema_copies_the_generator_until_ema_start_then_averages_across_a_resume(smoke_config):

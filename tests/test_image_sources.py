@@ -16,6 +16,7 @@ import tensorflow as tf
 from cgan_tf import config as config_lib
 from cgan_tf import data
 from cgan_tf import main as main_lib
+from cgan_tf import run_dir as run_dir_lib
 from cgan_tf import samples
 from cgan_tf.config import Config, ConfigError
 from cgan_tf.data import DataError
@@ -137,7 +138,7 @@ def test_mixed_sizes_are_resized_by_the_chosen_mode(tmp_path):
   wide.save(os.path.join(root, "square", "wide.png"))
   draw_shape("circle", SHAPE_CLASSES["circle"], size=(48, 48)).save(os.path.join(root, "circle", "big.png"))
   results = {}
-  for mode in config_lib.RESIZE_MODES:
+  for mode in own_images.RESIZE_MODES:
     decoded = own_images.decode(folder_config(root, resize_mode=mode))
     assert decoded.images.shape == (8, 32, 32, 3)
     assert sorted(own_images.size_summary(decoded.original_sizes)) == [("32x32", 6), ("32x64", 1),
@@ -388,7 +389,7 @@ def test_train_on_a_folder_then_sample_a_class_and_export(shapes_dir, tmp_path):
   labels = tf.constant([0, 2, 2], tf.int32)
   out = served.signatures["serving_seeded"](label=labels, seed=seed)
   assert out["images"].shape == (3, 32, 32, 3) and out["images"].dtype == tf.uint8
-  generator, _ = generate.load_generator(config_lib.load_saved(run_dir))
+  generator, _ = run_dir_lib.load_generator(config_lib.load_saved(run_dir))
   noise = tf.random.stateless_normal([3, 16], seed=seed)
   expected = samples.to_uint8(generator([noise, labels], training=False))
   assert np.abs(out["images"].numpy().astype(int) - expected.astype(int)).max() <= 1

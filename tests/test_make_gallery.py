@@ -11,8 +11,7 @@ import pytest
 from cgan_tf import train
 from conftest import REPO_ROOT
 
-sys.path.insert(0, os.path.join(REPO_ROOT, "tools"))
-import make_gallery  # pylint: disable=g-import-not-at-top
+from tools import make_gallery
 
 pytestmark = pytest.mark.slow
 

@@ -24,7 +24,7 @@ from cgan_tf import checkpoints
 from cgan_tf import config as config_lib
 from cgan_tf import data
 from cgan_tf import export
-from cgan_tf import generate
+from cgan_tf import run_dir as run_dir_lib
 from cgan_tf import train
 from cgan_tf.checkpoints import CheckpointError, NonFiniteError
 from cgan_tf.config import Config, ConfigError
@@ -250,7 +250,7 @@ def test_guard_names_the_non_finite_loss_and_the_step(tmp_path):
 @pytest.mark.slow
 def test_export_refuses_a_non_finite_generator_and_writes_nothing(runs, tmp_path):
   config = Config(mode="export", run_dir=runs["four"], export_dir=str(tmp_path / "models"), model_name="m")
-  generator, _ = generate.load_generator(generate.load_run_config(config))
+  generator, _ = run_dir_lib.load_generator(run_dir_lib.load_run_config(config))
   kernel = generator.trainable_variables[0]
   kernel.assign(np.full(kernel.shape, np.nan, np.float32))
   with pytest.raises(NonFiniteError, match=r"NaN or Inf .*nothing was exported"):

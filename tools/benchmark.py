@@ -24,10 +24,12 @@ import sys
 import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Before TensorFlow is imported, here or in a child.
+if __package__ in (None, ""):  # Run as `python tools/<name>.py`: the repository root, for cgan_tf and tools.
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks import common
-from benchmarks.common import markdown_table, median, print_header, run_child
-from benchmarks import flops as flops_lib
+from tools.benchmarks import common  # noqa: E402
+from tools.benchmarks.common import markdown_table, median, print_header, run_child  # noqa: E402
+from tools.benchmarks import flops as flops_lib  # noqa: E402
 
 # The source's recipe in cgan_tf (cdcgan, batch 128, Adam 2e-4/0.5): the baseline's identical architecture.
 REFERENCE_FLAGFILES = ("configs/fmnist_reference.cfg", "configs/fmnist.cfg")
@@ -118,7 +120,7 @@ def throughput(args) -> None:
                                                              warmup=args.baseline_warmup)))
   cgan_batch = runs["cgan_tf"][0]["examples_per_step"]
   settings = runs["cgan_tf"][0]["settings"]
-  from benchmarks.children import SOURCE_RECIPE  # Light: imports no TensorFlow.
+  from tools.benchmarks.children import SOURCE_RECIPE  # Light: imports no TensorFlow.
   differences = {name: value for name, value in settings.items() if value != SOURCE_RECIPE[name]}
   print_header("Throughput at identical architecture", [
       f"cgan_tf settings: {', '.join(f'{k}={v}' for k, v in settings.items())}: "
@@ -437,7 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> None:
   argv = sys.argv[1:] if argv is None else argv
   if argv[:1] == ["--child"]:
-    from benchmarks import children
+    from tools.benchmarks import children
     children.run(json.loads(argv[1]))
     return
   # Without a subcommand the variants table runs, as this script always did (its flags still work).

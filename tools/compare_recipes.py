@@ -16,12 +16,16 @@ below; extra flags after `--` go to every recipe.
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if __package__ in (None, ""):  # Run as `python tools/<name>.py`: the repository root, for cgan_tf and tools.
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tools.benchmarks import common  # noqa: E402
+
+REPO_ROOT = common.REPO_ROOT
 
 # Each: flags on top of the common ones (Fashion-MNIST, cdcgan). Named after what they change.
 RECIPES = {
@@ -53,16 +57,6 @@ RECIPES = {
 }
 COMMON = ["--dataset=fashion_mnist", "--network=cdcgan", "--train_steps=100000000", "--checkpoint_every=500",
           "--sample_every=500", "--log_every=100", "--verbose=0", "--keep_checkpoints=1"]
-
-
-def machine() -> str:
-  model = "unknown CPU"
-  try:
-    with open("/proc/cpuinfo") as f:
-      model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-  except (OSError, StopIteration):
-    pass
-  return f"{platform.node()}: {model}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}"
 
 
 def recipe_flags(name: str) -> list:
@@ -115,11 +109,12 @@ def main() -> None:
   parser.add_argument("--out", default="runs/compare", help="where the runs go")
   args, extra = parser.parse_known_args()
   extra = [flag for flag in extra if flag != "--"]
+  common.note_start()
   rows = []
   for name in args.recipes.split(","):
     rows.append(run(name, args, extra))
     print(json.dumps(rows[-1]), flush=True)
-  print(f"\nMachine: {machine()}")
+  print(f"\nMachine: {common.machine_at_start()}")
   print(f"Command: python {' '.join(sys.argv)}")
   print(f"Each recipe: {args.minutes:g} minutes of training alone on the machine, then --mode=eval on "
         f"{args.eval_samples} images (equal per class) against the real test split.\n")

@@ -18,9 +18,7 @@ from typing import List, Optional
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-try:
-  import cgan_tf  # pylint: disable=unused-import
-except ImportError:  # Run from a checkout without the package installed.
+if __package__ in (None, ""):  # Run as `python tools/<name>.py`: the repository root, for cgan_tf and tools.
   sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import tensorflow as tf  # pylint: disable=g-import-not-at-top

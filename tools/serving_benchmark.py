@@ -11,12 +11,13 @@ request parsing and network time on top of the SavedModel figures.
 
 import argparse
 import os
-import platform
 import sys
 import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if __package__ in (None, ""):  # Run as `python tools/<name>.py`: the repository root, for cgan_tf and tools.
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # pylint: disable=g-import-not-at-top
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -24,9 +25,10 @@ import keras  # pylint: disable=g-import-not-at-top
 
 from cgan_tf import distribute  # pylint: disable=g-import-not-at-top
 from cgan_tf import export
-from cgan_tf import generate
 from cgan_tf import networks
+from cgan_tf import run_dir as run_dir_lib
 from cgan_tf.config import Config
+from tools.benchmarks import common
 
 
 def parse_args(argv):
@@ -53,8 +55,8 @@ def export_for_benchmark(args, export_dir: str):
   if args.run_dir:
     path = export.export(Config(mode="export", run_dir=args.run_dir, export_dir=export_dir,
                                 model_name="benchmark"))
-    config = generate.load_run_config(Config(mode="sample", run_dir=args.run_dir))
-    generator, _ = generate.load_generator(config)
+    config = run_dir_lib.load_run_config(Config(mode="sample", run_dir=args.run_dir))
+    generator, _ = run_dir_lib.load_generator(config)
     return path, generator, config.latent_dim
   generator, config = fashion_mnist_generator()
   path = os.path.join(export_dir, "benchmark", "1")
@@ -76,10 +78,8 @@ def time_calls(function, calls: int, warmup: int) -> tuple:
 
 def main(argv=None):
   args = parse_args(argv)
-  print(f"command: {' '.join([os.path.basename(sys.executable)] + sys.argv)}")
-  print(f"machine: {platform.platform()}, {platform.machine()}, {platform.processor() or 'cpu'}, "
-        f"os.cpu_count()={os.cpu_count()}, GPUs: {len(tf.config.list_physical_devices('GPU'))}")
-  print(f"python {platform.python_version()}, tensorflow {tf.__version__}, keras {keras.__version__}")
+  print(f"Command: `{common.command()}`")
+  print(f"Machine: {common.machine()}")
   with tempfile.TemporaryDirectory() as export_dir:
     path, generator, latent_dim = export_for_benchmark(args, export_dir)
     served = tf.saved_model.load(path)

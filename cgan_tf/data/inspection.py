@@ -6,7 +6,6 @@ folders, the sizes before resizing and the files skipped. Writes a grid of real 
 class) and the report as JSON.
 """
 
-import json
 import os
 
 from absl import logging
@@ -14,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from cgan_tf import data as data_lib
+from cgan_tf import files
 from cgan_tf import samples
 from cgan_tf.config import Config
 
@@ -125,8 +125,7 @@ def inspect(config: Config) -> dict:
   source = data_lib.SOURCES[data_lib.source_name(config)]
   if source.inspect:  # What only some sources know (folder, npz: the sizes before resizing, files skipped).
     report.update(source.inspect(config))
-  with tf.io.gfile.GFile(report["report_path"], "w") as f:
-    f.write(json.dumps(report, indent=2))
+  files.write_json_atomically(report["report_path"], report, indent=2)
   text = format_report(report)
   print(text)
   logging.info("Data report written to %s", report["report_path"])

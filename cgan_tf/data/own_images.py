@@ -24,6 +24,8 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 # Files that image tools and file managers leave next to images; never data, never worth a warning.
 IGNORED_NAMES = ("thumbs.db", "desktop.ini")
 DECODE_BATCH = 256
+RESIZE_MODES = ("crop", "pad", "stretch")  # --resize_mode, see `resize_image`.
+BAD_IMAGE_POLICIES = ("error", "skip")  # --bad_images, see `_report_bad`.
 MAX_LISTED_FILES = 10
 
 

@@ -31,6 +31,11 @@ def steps_per_epoch(num_examples: int, global_batch_size: int) -> int:
   return steps
 
 
+def examples_per_step(global_batch_size: int, d_steps: int = 1) -> int:
+  """Real examples one train step consumes: a global batch for each of its d_steps discriminator updates."""
+  return global_batch_size * d_steps
+
+
 def train_dataset(data: Data, global_batch_size: int, seed: int, start_step: int = 0,
                   input_context: Optional[tf.distribute.InputContext] = None, d_steps: int = 1,
                   output: str = "tanh") -> tf.data.Dataset:
@@ -58,8 +63,8 @@ def train_dataset(data: Data, global_batch_size: int, seed: int, start_step: int
                       f"{num_replicas} replicas")
   per_replica = global_batch_size // num_replicas
   local_replicas = num_replicas // num_pipelines
-  examples_per_step = global_batch_size * d_steps
-  steps = steps_per_epoch(len(data.labels), examples_per_step)
+  step_examples = examples_per_step(global_batch_size, d_steps)
+  steps = steps_per_epoch(len(data.labels), step_examples)
   start_epoch, start_offset = divmod(start_step, steps)
 
   examples = tf.constant(data.examples)
@@ -72,7 +77,7 @@ def train_dataset(data: Data, global_batch_size: int, seed: int, start_step: int
         indices, seed=tf.stack([tf.cast(seed, tf.int64), tf.cast(epoch, tf.int64)]))
     # [step, d update, pipeline, replica of the pipeline, example]: each replica takes its slice of every
     # one of the step's global batches.
-    order = tf.reshape(order[:steps * examples_per_step], [steps, d_steps, num_pipelines, local_replicas, per_replica])
+    order = tf.reshape(order[:steps * step_examples], [steps, d_steps, num_pipelines, local_replicas, per_replica])
     order = tf.transpose(order[:, :, pipeline_id], [0, 2, 1, 3])
     first = tf.where(tf.equal(epoch, start_epoch), start_offset, 0)
     order = tf.reshape(order[first:], [-1, d_steps * per_replica])

@@ -10,6 +10,8 @@ import tensorflow as tf
 
 from cgan_tf import callbacks
 from cgan_tf import checkpoints
+from cgan_tf import files
+from cgan_tf import run_dir
 from cgan_tf.checkpoints import CheckpointError
 from cgan_tf.config import Config
 from cgan_tf.evaluation import metrics as metrics_lib
@@ -42,7 +44,7 @@ class EvalCallback(callbacks.StepCallback):
     self.output_dir = output_dir
     self.writer = writer
     self.metrics_path = os.path.join(output_dir, METRICS_FILE)
-    self.best_dir = os.path.join(output_dir, report.BEST_SUBDIR)
+    self.best_dir = run_dir.best_dir(output_dir)
     self.best_path = os.path.join(self.best_dir, BEST_FILE)
     self.measurement = None
     self.best_manager = None
@@ -63,7 +65,7 @@ class EvalCallback(callbacks.StepCallback):
     self.measurement = report.prepare(self.config)
     if self.config.keep_best:
       # The weights that sample (the moving average if the run keeps one), under the name
-      # `report._load_best_generator` restores.
+      # `run_dir.load_generator(config, "best")` restores.
       self.best_manager = checkpoints.manager(tf.train.Checkpoint(generator=self.model.sampling_generator),
                                               self.best_dir, keep=1)
       if tf.io.gfile.exists(self.best_path):  # Resuming: only beat what an earlier process kept.
@@ -104,9 +106,7 @@ class EvalCallback(callbacks.StepCallback):
     if self.best_manager is not None and distance is not None and distance < self.best_distance:
       self.best_distance = distance
       self.best_manager.save(checkpoint_number=step)
-      with tf.io.gfile.GFile(self.best_path + ".tmp", "w") as f:
-        json.dump(dict(step=step, **figures), f, indent=2)
-      tf.io.gfile.rename(self.best_path + ".tmp", self.best_path, overwrite=True)
+      files.write_json_atomically(self.best_path, dict(step=step, **figures), indent=2)
       logging.info("Step %d is the best so far (Fréchet distance %.4f); kept in %s", step, distance,
                    self.best_dir)
     self.last_measured = step

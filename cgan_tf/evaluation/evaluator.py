@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from cgan_tf import data as data_lib
+from cgan_tf import files
 from cgan_tf.config import Config, ConfigError
 from cgan_tf.evaluation import classifier as classifier_lib
 
@@ -93,13 +94,9 @@ def train_evaluator(config: Config) -> Evaluator:
   tf.io.gfile.makedirs(directory)
   # Write to temporary names, then rename: a reader never finds a half-written model, and a model is
   # never present without the metadata that says what it was trained on.
-  tmp_model = os.path.join(directory, f".tmp-{os.getpid()}-{MODEL_FILE}")
-  model.save(tmp_model)
-  tf.io.gfile.rename(tmp_model, os.path.join(directory, MODEL_FILE), overwrite=True)
-  tmp_info = os.path.join(directory, f".tmp-{os.getpid()}-{INFO_FILE}")
-  with tf.io.gfile.GFile(tmp_info, "w") as f:
-    json.dump(info, f, indent=2)
-  tf.io.gfile.rename(tmp_info, os.path.join(directory, INFO_FILE), overwrite=True)
+  with files.atomic_path(os.path.join(directory, MODEL_FILE)) as tmp_model:
+    model.save(tmp_model)
+  files.write_json_atomically(os.path.join(directory, INFO_FILE), info, indent=2)
   logging.info("Evaluator for %s: test accuracy %.4f after %d epochs (%.0f s); saved to %s",
                config.dataset, test_accuracy, config.evaluator_epochs, info["train_seconds"], directory)
   return Evaluator(model, info)

@@ -5,7 +5,6 @@ place of generated ones (as many, equal per class): what a perfect generator wou
 evaluator and sample size.
 """
 
-import json
 import os
 import time
 
@@ -13,22 +12,19 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from cgan_tf import checkpoints
 from cgan_tf import config as config_lib
 from cgan_tf import data as data_lib
-from cgan_tf import distribute
-from cgan_tf import generate
+from cgan_tf import files
 from cgan_tf import networks
+from cgan_tf import run_dir
 from cgan_tf.config import Config, ConfigError
 from cgan_tf.evaluation import evaluator as evaluator_lib
 from cgan_tf.evaluation import metrics as metrics_lib
 from cgan_tf.evaluation import sources
 
-BEST_SUBDIR = "best"
 REPORT_FILE = "eval_report.json"
-# The invocation's measuring flags win over the ones saved with the run being measured.
-EVAL_FIELDS = ("evaluator_dir", "evaluator_epochs", "eval_samples", "eval_metrics", "eval_seed",
-               "eval_source", "eval_report", "cas_epochs", "verbose")
+# --eval_source values that name a checkpoint of the run, and which of its generators each restores.
+CHECKPOINT_SOURCES = {"checkpoint": "newest", "best": "best"}
 
 
 def metric_names(config: Config) -> list:
@@ -134,42 +130,22 @@ def train_evaluator(config: Config) -> dict:
   return evaluator.info
 
 
-def _load_best_generator(config: Config):
-  distribute.set_precision("float32")
-  generator, _ = networks.build_networks(config)
-  directory = os.path.join(config.run_dir, BEST_SUBDIR)
-  path = checkpoints.restore_newest(tf.train.Checkpoint(generator=generator), directory, partial=True)
-  if path is None:
-    raise ConfigError(f"--eval_source=best: {directory} holds no checkpoint; train with --keep_best")
-  return generator, path
-
-
-def _step_of(checkpoint_path: str):
-  suffix = checkpoint_path.rsplit("-", 1)[-1]
-  return int(suffix) if suffix.isdigit() else None
-
-
 def resolve_source(config: Config):
   """The configuration of the run being measured and its sample source; returns (config, source, step).
 
   Raises:
     ConfigError: no trained run, no checkpoint, or no usable SavedModel.
   """
-  saved = config_lib.load_saved(config.run_dir) if config.run_dir else None
-  if saved is not None:
-    overrides = {name: getattr(config, name) for name in EVAL_FIELDS}
-    run_config = saved.replace(mode=config.mode, run_dir=config.run_dir, **overrides)
-  elif config.eval_source in ("checkpoint", "best"):
-    raise ConfigError(f"--run_dir: {config.run_dir} holds no trained run (no config.json); train first")
-  else:
-    run_config = config  # A SavedModel alone: the data set comes from the flags.
-  if config.eval_source in ("checkpoint", "best"):
+  from_checkpoint = config.eval_source in CHECKPOINT_SOURCES
+  run_config = None
+  if config.run_dir:
+    run_config = run_dir.load_run_config(config, run_dir.EVAL_FIELDS, required=from_checkpoint)
+  run_config = run_config or config  # A SavedModel alone: the data set comes from the flags.
+  if from_checkpoint:
     config_lib.check_architecture(run_config)
-    if config.eval_source == "checkpoint":
-      generator, path = generate.load_generator(run_config)
-    else:
-      generator, path = _load_best_generator(run_config)
-    return run_config, generator_source(generator, run_config, f"checkpoint:{path}"), _step_of(path)
+    generator, path = run_dir.load_generator(run_config, CHECKPOINT_SOURCES[config.eval_source])
+    return (run_config, generator_source(generator, run_config, f"checkpoint:{path}"),
+            run_dir.checkpoint_step(path))
   source = sources.SavedModelSource(config.eval_source)
   step = source.metadata.get("training_step")
   return run_config, source, (int(step) if step is not None else None)
@@ -199,9 +175,7 @@ def evaluate(config: Config) -> dict:
   path = config.eval_report or os.path.join(config.run_dir, REPORT_FILE)
   if os.path.dirname(path):
     tf.io.gfile.makedirs(os.path.dirname(path))
-  with tf.io.gfile.GFile(path + ".tmp", "w") as f:
-    json.dump(report, f, indent=2)
-  tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
+  files.write_json_atomically(path, report, indent=2)
   print(f"{source.description} (step {step}), {report['eval_samples']} samples against the "
         f"{report['reference']}:\n{format_table(generated, floor)}\nreport: {path}")
   logging.info("Wrote %s", path)

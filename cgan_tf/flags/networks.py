@@ -4,6 +4,7 @@ from absl import flags
 
 from cgan_tf import config as config_lib
 from cgan_tf import networks
+from cgan_tf import rng
 
 _DEFAULTS = config_lib.Config()
 
@@ -31,5 +32,5 @@ flags.DEFINE_enum("d_conditioning", _DEFAULTS.d_conditioning, networks.D_CONDITI
                   "(Miyato & Koyama 2018).")
 flags.DEFINE_bool("spectral_norm", _DEFAULTS.spectral_norm, "Spectral normalization of every discriminator "
                   "weight (Miyato et al. 2018).")
-flags.DEFINE_enum("noise", _DEFAULTS.noise, config_lib.NOISE_DISTRIBUTIONS, "Generator noise: standard normal, "
+flags.DEFINE_enum("noise", _DEFAULTS.noise, rng.NOISE_DISTRIBUTIONS, "Generator noise: standard normal, "
                   "or uniform in [-1, 1].")

@@ -5,6 +5,7 @@ from absl import flags
 
 from cgan_tf import augment
 from cgan_tf import config as config_lib
+from cgan_tf import gan
 from cgan_tf import losses
 from cgan_tf import optimizers
 from cgan_tf import schedules
@@ -32,7 +33,7 @@ flags.DEFINE_integer("ema_start", _DEFAULTS.ema_start, "The step from which the 
 flags.DEFINE_enum("optimizer", _DEFAULTS.optimizer, list(optimizers.OPTIMIZERS),
                   "Optimizer of both networks (each has its own instance and learning rate). beta_1/beta_2 "
                   "apply to adam; rmsprop and sgd use their Keras defaults otherwise.")
-flags.DEFINE_enum("update_scheme", _DEFAULTS.update_scheme, config_lib.UPDATE_SCHEMES,
+flags.DEFINE_enum("update_scheme", _DEFAULTS.update_scheme, gan.UPDATE_SCHEMES,
                   "alternating: D steps, then G steps on fresh noise through the updated D (the source "
                   "material's order). simultaneous: both from one forward pass (cheaper; the reference "
                   "cDCGAN collapsed with it on Fashion-MNIST).")

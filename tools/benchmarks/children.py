@@ -1,15 +1,13 @@
 """The measurements that run in fresh child processes of tools/benchmark.py, one entry point per kind."""
 
-import inspect
 import os
 import shutil
-import sys
 import tempfile
 import time
 
-from benchmarks import common
-from benchmarks import flops as flops_lib
-from benchmarks import quality
+from tools.benchmarks import common
+from tools.benchmarks import flops as flops_lib
+from tools.benchmarks import quality
 
 
 def config_from_flagfile(flagfile: str, flags=()):
@@ -38,16 +36,17 @@ def without_bookkeeping(config, steps_per_execution: int):
 
 
 def examples_per_step(config) -> int:
-  """Real images one cgan_tf step consumes (batch_size, times d_steps where the package has it)."""
-  return config.batch_size * getattr(config, "d_steps", 1)
+  """Real images one cgan_tf step consumes."""
+  from cgan_tf.data import pipeline
+
+  return pipeline.examples_per_step(config.batch_size, config.d_steps)
 
 
 def network_output(config) -> str:
-  """The generator's last activation ('tanh' unless the network registry says otherwise)."""
+  """The generator's last activation, from the network registry."""
   from cgan_tf import networks
 
-  spec = getattr(networks, "NETWORKS", {}).get(config.network)
-  return getattr(spec, "output", "tanh")
+  return networks.get(config.network).output
 
 
 # What must match the source's recipe for a comparison "at identical architecture".
@@ -57,8 +56,8 @@ SOURCE_RECIPE = dict(network="cdcgan", batch_size=128, latent_dim=100, embedding
 
 
 def recipe(config) -> dict:
-  """The config's values of the SOURCE_RECIPE fields (absent fields take the source's value)."""
-  return {name: getattr(config, name, value) for name, value in SOURCE_RECIPE.items()}
+  """The config's values of the SOURCE_RECIPE fields."""
+  return {name: getattr(config, name) for name in SOURCE_RECIPE}
 
 
 def step_timer(warmup: int, steps: int, steps_per_execution: int, marks: dict):
@@ -106,8 +105,8 @@ def cgan_steps(spec: dict) -> dict:
                   g_updates_per_second=steps_per_second, total_seconds=total_seconds,
                   network=config.network, image_shape=list(
                       model.discriminator.inputs[flops_lib.image_input_index(model.discriminator)].shape[1:]),
-                  update_scheme=getattr(config, "update_scheme", "alternating"),
-                  d_steps=getattr(config, "d_steps", 1), settings=recipe(config), **common.peak_memory())
+                  update_scheme=config.update_scheme, d_steps=config.d_steps, settings=recipe(config),
+                  **common.peak_memory())
     if spec.get("count_flops"):
       result["step_flops"] = flops_lib.train_step_flops(
           model.generator, model.discriminator, config.batch_size, result["update_scheme"],
@@ -115,7 +114,7 @@ def cgan_steps(spec: dict) -> dict:
       result["uncounted_layers"] = (flops_lib.uncounted_layers(model.generator)
                                     + flops_lib.uncounted_layers(model.discriminator))
       result["penalties"] = {name: getattr(config, name) for name in ("gp_weight", "r1_gamma")
-                             if getattr(config, name, 0)}
+                             if getattr(config, name)}
     if spec.get("profile"):
       try:
         result["profiled_flops"] = flops_lib.profiled_train_step_flops(model, config.batch_size,
@@ -128,8 +127,7 @@ def cgan_steps(spec: dict) -> dict:
 
 
 def _baseline_module():
-  sys.path.insert(0, common.TOOLS_DIR)
-  import baseline_source_cgan
+  from tools import baseline_source_cgan  # Imports Keras: only in the children that run it.
 
   return baseline_source_cgan
 
@@ -157,10 +155,8 @@ def pipeline(spec: dict) -> dict:
   from cgan_tf.data import pipeline as pipeline_lib
 
   config, data = train.resolve_training_config(make_config(spec))
-  accepted = inspect.signature(pipeline_lib.train_dataset).parameters
-  options = {name: value for name, value in (("d_steps", getattr(config, "d_steps", 1)),
-                                             ("output", network_output(config))) if name in accepted}
-  dataset = pipeline_lib.train_dataset(data, config.batch_size, config.seed, **options)
+  dataset = pipeline_lib.train_dataset(data, config.batch_size, config.seed, d_steps=config.d_steps,
+                                       output=network_output(config))
   iterator = iter(dataset)
   for _ in range(spec["warmup"]):
     next(iterator)
@@ -187,12 +183,12 @@ def tta_cgan(spec: dict) -> dict:
   from cgan_tf.evaluation import evaluator as evaluator_lib
 
   config = make_config(spec)
-  if getattr(config, "unconditional", False):
+  if config.unconditional:
     raise SystemExit(f"{spec['flagfile']}: an unconditional run has no conditional accuracy")
   evaluator = evaluator_lib.load_evaluator(config)
   num_classes = len(evaluator.info["class_names"])
   probe = quality.ConditionalAccuracyProbe(evaluator, num_classes, config.latent_dim, spec["per_class"],
-                                           network_output(config), getattr(config, "noise", "normal"),
+                                           network_output(config), config.noise,
                                            spec.get("eval_seed", 0))
   clock = quality.QualityClock(spec["name"], probe, spec["threshold"], spec["budget_seconds"], spec["jsonl"])
   every = spec["eval_every"]
@@ -207,7 +203,7 @@ def tta_cgan(spec: dict) -> dict:
       self.next_check = every
 
     def _generator(self):
-      return getattr(self.model, "sampling_generator", self.model.generator)
+      return self.model.sampling_generator
 
     def on_train_begin(self, logs=None):
       clock.start()

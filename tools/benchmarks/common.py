@@ -64,6 +64,11 @@ def machine() -> str:
           f"GPUs: {', '.join(gpus) if gpus else 'none'}; load average {load_average()} at start")
 
 
+def machine_at_start() -> str:
+  """The machine line `note_start` remembered (measured now if it was not called)."""
+  return _MACHINE_AT_START[0] if _MACHINE_AT_START else machine()
+
+
 def command() -> str:
   """The exact command that is running, for pasting into BENCHMARKS.md."""
   script = os.path.relpath(os.path.abspath(sys.argv[0]), os.getcwd())
@@ -73,8 +78,7 @@ def command() -> str:
 def print_header(title: str, notes: Iterable[str] = ()) -> None:
   """Prints a Markdown section header with the machine and the command, then the notes."""
   print(f"\n### {title}\n")
-  line = _MACHINE_AT_START[0] if _MACHINE_AT_START else machine()
-  print(f"Machine: {line}, {load_average()} at end  ")
+  print(f"Machine: {machine_at_start()}, {load_average()} at end  ")
   print(f"Command: `{command()}`\n")
   # Blank lines between notes: Markdown would run consecutive lines into one paragraph.
   print("\n\n".join(note for note in notes if note))

@@ -7,6 +7,7 @@ from typing import Optional
 
 import numpy as np
 
+from cgan_tf.evaluation import sources
 from cgan_tf.samples import to_uint8
 
 
@@ -29,12 +30,9 @@ class ConditionalAccuracyProbe:
 
   def __init__(self, evaluator, num_classes: int, latent_dim: int, per_class: int, output: str = "tanh",
                noise: str = "normal", seed: int = 0, batch_size: int = 500):
-    rng = np.random.default_rng(seed)
-    count = num_classes * per_class
-    if noise == "uniform":
-      self.noise = rng.uniform(-1.0, 1.0, (count, latent_dim)).astype(np.float32)
-    else:
-      self.noise = rng.standard_normal((count, latent_dim)).astype(np.float32)
+    # --mode=eval's noise for (seed, class), so a probe and an evaluation with one seed see the same inputs.
+    self.noise = np.concatenate([sources.class_noise(label, per_class, latent_dim, seed, noise)
+                                 for label in range(num_classes)])
     self.labels = np.repeat(np.arange(num_classes, dtype=np.int32), per_class)
     self.evaluator = evaluator
     self.num_classes = num_classes
