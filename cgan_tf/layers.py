@@ -23,6 +23,12 @@ from cgan_tf import rng
 PACKAGE = "cgan_tf"
 
 
+def _power_iteration_dtype(x) -> str:
+  """float32 for float32 and lower-precision tensors, float64 for float64: the power iteration keeps at
+  least float32 accuracy under a mixed policy, and the full accuracy of a float64 run."""
+  return "float64" if keras.backend.standardize_dtype(x.dtype) == "float64" else "float32"
+
+
 def _l2_normalize(x, epsilon=1e-12):
   return x / ops.sqrt(ops.maximum(ops.sum(ops.square(x)), epsilon))
 
@@ -43,12 +49,12 @@ class SpectralNormMixin:
                                       trainable=False, name="spectral_u", autocast=False)
 
   def _kernel_matrix(self, kernel):
-    return ops.reshape(ops.cast(kernel, "float32"), (-1, ops.shape(kernel)[-1]))
+    return ops.reshape(ops.cast(kernel, _power_iteration_dtype(kernel)), (-1, ops.shape(kernel)[-1]))
 
   def _singular_vectors(self, kernel):
     """One power iteration from the stored u: (u_new, v), both without gradient."""
     matrix = ops.stop_gradient(self._kernel_matrix(kernel))
-    v = _l2_normalize(ops.matmul(matrix, ops.cast(self.spectral_u, "float32")))
+    v = _l2_normalize(ops.matmul(matrix, ops.cast(self.spectral_u, matrix.dtype)))
     u = _l2_normalize(ops.matmul(ops.transpose(matrix), v))
     return u, v
 
@@ -207,16 +213,16 @@ class ProjectionLogit(layers.Layer):
   def _embedding_matrix(self):
     if not self.spectral_norm:
       return self.embedding
-    matrix = ops.cast(self.embedding, "float32")
+    matrix = ops.cast(self.embedding, _power_iteration_dtype(self.embedding))
     frozen = ops.stop_gradient(matrix)
-    v = _l2_normalize(ops.matmul(frozen, ops.cast(self.embedding_u, "float32")))
+    v = _l2_normalize(ops.matmul(frozen, ops.cast(self.embedding_u, frozen.dtype)))
     u = _l2_normalize(ops.matmul(ops.transpose(frozen), v))
     sigma = ops.sum(v * ops.matmul(matrix, u))
     return self.embedding / ops.cast(sigma, self.embedding.dtype)
 
   def update_spectral_norm(self):
-    frozen = ops.cast(self.embedding, "float32")
-    v = _l2_normalize(ops.matmul(frozen, ops.cast(self.embedding_u, "float32")))
+    frozen = ops.cast(self.embedding, _power_iteration_dtype(self.embedding))
+    v = _l2_normalize(ops.matmul(frozen, ops.cast(self.embedding_u, frozen.dtype)))
     self.embedding_u.assign(_l2_normalize(ops.matmul(ops.transpose(frozen), v)))
 
   def call(self, inputs, training=None):

@@ -348,7 +348,7 @@ def serve_like_tf_serving(signature_fn, body):
   outputs = {name: value.numpy() for name, value in outputs.items()}
   if "instances" in body:
     for name, value in outputs.items():
-      if value.ndim == 0:
+      if np.ndim(value) == 0:  # A string scalar comes back as bytes.
         raise _tf_serving_error(f"Tensor name: {name} has no shape information ")
     batches = {name: len(value) for name, value in outputs.items()}
     if len(set(batches.values())) > 1:
