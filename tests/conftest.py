@@ -10,6 +10,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.python.framework import config as tf_framework_config  # pylint: disable=g-direct-tensorflow-import
 
 from cgan_tf.config import Config
 
@@ -69,3 +70,37 @@ def smoke_config(tmp_path, idx_dir):
     return Config(**values)
 
   return make
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_op_determinism():
+  """`--deterministic` turns TensorFlow's op determinism on for the whole process, and TF offers no public
+  way back; a later test's unseeded random op (a served model's fresh noise) would then fail with "random
+  ops must have a seed specified". Each test starts without it."""
+  yield
+  if tf_framework_config.is_op_determinism_enabled():
+    tf_framework_config.disable_op_determinism()
+
+
+def pytest_collection_modifyitems(session, config, items):
+  """The combination matrix's cells go last: their processes train beside every other test, and the
+  first cell's test waits for them only once the rest of the suite is done."""
+  items.sort(key=lambda item: item.nodeid.startswith("tests/test_matrix.py::test_cell_trains_and_serves"))
+
+
+def pytest_collection_finish(session):
+  """Starts the combination matrix's training processes right after collection when any of its cells
+  will run: they then train beside the rest of the suite instead of after it."""
+  if any(item.nodeid.startswith("tests/test_matrix.py::test_cell_trains_and_serves") for item in session.items):
+    import tempfile  # pylint: disable=g-import-not-at-top
+    import test_matrix  # pylint: disable=g-import-not-at-top
+    test_matrix.STARTED = test_matrix.MatrixRun(tempfile.mkdtemp(prefix="cgan_tf_matrix_"))
+
+
+def pytest_sessionfinish(session, exitstatus):
+  import shutil  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  matrix = sys.modules.get("test_matrix")
+  if matrix is not None and matrix.STARTED is not None:
+    matrix.STARTED.stop()
+    shutil.rmtree(matrix.STARTED.root, ignore_errors=True)

@@ -131,29 +131,52 @@ CELLS = pairwise_cells()
 SHARDS = 2
 
 
+class MatrixRun:
+  """The matrix's processes, started as soon as the suite is collected (tests/conftest.py) so that they
+  train while the rest of the suite runs, and waited for by the first cell's test."""
+
+  def __init__(self, root: str):
+    self.root = root
+    data_dir = make_idx_dataset(os.path.join(root, "idx"))
+    self.processes = []
+    for shard in range(SHARDS):
+      cells = [dict(id=cell_id(cell), config=cell_config(cell, seed=index))
+               for index, cell in enumerate(CELLS) if index % SHARDS == shard]
+      plan_path = os.path.join(root, f"plan{shard}.json")
+      report_path = os.path.join(root, f"report{shard}.json")
+      with open(plan_path, "w") as f:
+        json.dump(dict(data_dir=data_dir, root=root, cells=cells), f)
+      log = open(os.path.join(root, f"log{shard}.txt"), "w")
+      process = subprocess.Popen([sys.executable, os.path.join(REPO_ROOT, "tests", "matrix_run.py"), plan_path,
+                                  report_path], cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+      self.processes.append((process, report_path, log))
+
+  def report(self) -> dict:
+    report = {}
+    for process, report_path, log in self.processes:
+      process.wait(timeout=1800)
+      log.close()
+      if os.path.exists(report_path):
+        with open(report_path) as f:
+          report.update(json.load(f))
+    return report
+
+  def stop(self) -> None:
+    for process, _, log in self.processes:
+      if process.poll() is None:
+        process.kill()
+        process.wait()
+      log.close()
+
+
+# Set by tests/conftest.py when the suite's collection holds matrix cells.
+STARTED = None
+
+
 @pytest.fixture(scope="module")
 def matrix(tmp_path_factory):
-  root = tmp_path_factory.mktemp("matrix")
-  data_dir = make_idx_dataset(str(root / "idx"))
-  processes = []
-  for shard in range(SHARDS):
-    cells = [dict(id=cell_id(cell), config=cell_config(cell, seed=index))
-             for index, cell in enumerate(CELLS) if index % SHARDS == shard]
-    plan_path, report_path = str(root / f"plan{shard}.json"), str(root / f"report{shard}.json")
-    with open(plan_path, "w") as f:
-      json.dump(dict(data_dir=data_dir, root=str(root), cells=cells), f)
-    log = open(str(root / f"log{shard}.txt"), "w")
-    processes.append((subprocess.Popen([sys.executable, os.path.join(REPO_ROOT, "tests", "matrix_run.py"), plan_path,
-                                        report_path], cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT),
-                      report_path, log))
-  report = {}
-  for process, report_path, log in processes:
-    process.wait(timeout=1500)
-    log.close()
-    if os.path.exists(report_path):
-      with open(report_path) as f:
-        report.update(json.load(f))
-  return report
+  run = STARTED or MatrixRun(str(tmp_path_factory.mktemp("matrix")))
+  return run.report()
 
 
 def test_cells_cover_every_pair_of_factor_levels():
