@@ -25,6 +25,7 @@ import tensorflow as tf  # noqa: E402
 from cgan_tf import distribute  # noqa: E402
 from cgan_tf import export  # noqa: E402
 from cgan_tf import layers as cgan_layers  # noqa: E402
+from cgan_tf import loss_scale  # noqa: E402
 from cgan_tf import networks  # noqa: E402
 from cgan_tf import train  # noqa: E402
 from cgan_tf.config import Config  # noqa: E402
@@ -105,6 +106,11 @@ def run_cell(cell: dict, data_dir: str, root: str) -> dict:
            "policy": keras.config.dtype_policy().name,
            "step": int(model.step_counter.numpy())}
   facts["losses"] = {m.name: float(m.result()) for m in model.metrics}
+  facts["loss_scaled"] = [loss_scale.is_scaled(model.d_optimizer), loss_scale.is_scaled(model.g_optimizer)]
+  facts["layer_compute_dtypes"] = sorted({layer.compute_dtype for layer in model.generator.layers
+                                          + model.discriminator.layers})
+  facts["variable_dtypes"] = sorted({keras.backend.standardize_dtype(v.dtype) for v in
+                                     model.generator.trainable_variables + model.discriminator.trainable_variables})
   variables = model.generator.trainable_variables + model.discriminator.trainable_variables
   trained = [v.numpy() for v in variables]
   facts["variables"] = len(trained)

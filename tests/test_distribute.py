@@ -145,16 +145,6 @@ def test_xla_whole_step_on_one_device_matches_no_xla(smoke_config, tmp_path):
   assert_same_training(runs["off"], runs["on"], initial_weights)
 
 
-@pytest.mark.slow
-def test_mixed_precision_under_two_replicas(smoke_config, tmp_path):
-  dump = run_in_process(smoke_config(run_dir=str(tmp_path / "mixed"), num_cpu_devices=2, strategy="mirrored",
-                                     precision="mixed_float16", train_steps=2))
-  assert str(dump["compute_dtype"]) == "float16"
-  assert json.loads(str(dump["optimizer_types"])) == ["ReplicaAgreedLossScaleOptimizer"] * 2
-  assert all(v.dtype == np.float32 for v in weights(dump).values())
-  assert np.isfinite(json.loads(str(dump["logs"]))["d_loss"])
-
-
 def test_non_finite_gradient_skips_the_step_and_halves_that_loss_scale(smoke_config):
   config = train.resolve_training_config(smoke_config(precision="mixed_float16"))[0]
   distribute.set_precision("mixed_float16")

@@ -200,6 +200,11 @@ def test_cell_trains_and_serves(matrix, cell):
   assert facts["policy"] == cell["precision"]
   assert facts["jit_compile"] == (cell["xla"] == "on" and cell["replicas"] == 1)
   assert facts["losses"] and all(math.isfinite(value) for value in facts["losses"].values()), facts["losses"]
+  # float16 losses are scaled per network; the layers compute in the policy's dtype, the weights stay float32.
+  assert facts["loss_scaled"] == [cell["precision"] == "mixed_float16"] * 2
+  compute = {"float32": "float32", "mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}[cell["precision"]]
+  assert compute in facts["layer_compute_dtypes"]
+  assert facts["variable_dtypes"] == ["float32"]
   assert facts["same_variables"] and facts["variables"] > 2
   assert facts["non_finite"] == []
   # What may stay put, and why: biases that batch normalization cancels, and under a balanced linear
