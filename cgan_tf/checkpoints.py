@@ -39,10 +39,10 @@ def rng_states(network) -> list:
 
 # Key suffix of a network's loss scale (dynamic scale and growth counter), saved beside its optimizer.
 LOSS_SCALE_SUFFIX = "_loss_scale"
-OPTIMIZER_KEYS = ("g_optimizer", "d_optimizer")
 
 
 def _optimizers(model) -> dict:
+  """Each optimizer of the model by its checkpoint key."""
   return {"g_optimizer": model.g_optimizer, "d_optimizer": model.d_optimizer}
 
 
@@ -94,7 +94,7 @@ def _restore_objects(model, path: str):
   if saved_scale == scaled_now:
     return objects, None
   if scaled_now:
-    for key in OPTIMIZER_KEYS:
+    for key in _optimizers(model):
       objects.pop(key + LOSS_SCALE_SUFFIX)
     return objects, ("it was written without loss scaling (float32 or mixed_bfloat16); the weights and the "
                      "optimizers' state continue under mixed_float16 with a fresh loss scale")

@@ -33,6 +33,13 @@ def _l2_normalize(x, epsilon=1e-12):
   return x / ops.sqrt(ops.maximum(ops.sum(ops.square(x)), epsilon))
 
 
+def _power_iteration(matrix, u):
+  """One power-iteration step for the largest singular value of `matrix` [rows, cols] from the estimate
+  `u` [cols]: (u_new [cols], v [rows]), in the matrix's dtype."""
+  v = _l2_normalize(ops.matmul(matrix, ops.cast(u, matrix.dtype)))
+  return _l2_normalize(ops.matmul(ops.transpose(matrix), v)), v
+
+
 class SpectralNormMixin:
   """Divides a layer's kernel by its largest singular value (Miyato et al. 2018).
 
@@ -53,10 +60,7 @@ class SpectralNormMixin:
 
   def _singular_vectors(self, kernel):
     """One power iteration from the stored u: (u_new, v), both without gradient."""
-    matrix = ops.stop_gradient(self._kernel_matrix(kernel))
-    v = _l2_normalize(ops.matmul(matrix, ops.cast(self.spectral_u, matrix.dtype)))
-    u = _l2_normalize(ops.matmul(ops.transpose(matrix), v))
-    return u, v
+    return _power_iteration(ops.stop_gradient(self._kernel_matrix(kernel)), self.spectral_u)
 
   def normalized_kernel(self, kernel):
     """kernel / sigma, sigma = v^T W u with u, v held constant (the gradient flows through W only)."""
@@ -214,16 +218,13 @@ class ProjectionLogit(layers.Layer):
     if not self.spectral_norm:
       return self.embedding
     matrix = ops.cast(self.embedding, _power_iteration_dtype(self.embedding))
-    frozen = ops.stop_gradient(matrix)
-    v = _l2_normalize(ops.matmul(frozen, ops.cast(self.embedding_u, frozen.dtype)))
-    u = _l2_normalize(ops.matmul(ops.transpose(frozen), v))
+    u, v = _power_iteration(ops.stop_gradient(matrix), self.embedding_u)
     sigma = ops.sum(v * ops.matmul(matrix, u))
     return self.embedding / ops.cast(sigma, self.embedding.dtype)
 
   def update_spectral_norm(self):
-    frozen = ops.cast(self.embedding, _power_iteration_dtype(self.embedding))
-    v = _l2_normalize(ops.matmul(frozen, ops.cast(self.embedding_u, frozen.dtype)))
-    self.embedding_u.assign(_l2_normalize(ops.matmul(ops.transpose(frozen), v)))
+    u, _ = _power_iteration(ops.cast(self.embedding, _power_iteration_dtype(self.embedding)), self.embedding_u)
+    self.embedding_u.assign(ops.cast(u, self.embedding_u.dtype))
 
   def call(self, inputs, training=None):
     features, label = inputs
