@@ -41,6 +41,7 @@ from cgan_tf import checkpoints
 from cgan_tf import config as config_lib
 from cgan_tf import data as data_lib
 from cgan_tf import networks
+from cgan_tf import rng
 from cgan_tf import run_dir
 from cgan_tf import samples
 from cgan_tf.config import Config, ConfigError
@@ -158,12 +159,9 @@ class ServingModule(tf.Module):
     return tf.raw_ops.RandomStandardNormal(shape=shape, dtype=tf.float32, seed=0, seed2=0)
 
   def _seeded_noise(self, batch: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-    # Philox by name: the default algorithm choice may differ between kinds of device.
-    shape = tf.stack([batch, self.latent_dim])
-    if self.noise == "uniform":
-      return tf.random.stateless_uniform(shape, seed=seed, minval=-1.0, maxval=1.0, dtype=tf.float32,
-                                         alg="philox")
-    return tf.random.stateless_normal(shape, seed=seed, dtype=tf.float32, alg="philox")
+    # The package's one seeded-noise function, so seed [s, k] here gives `--mode=sample --class=k --seed=s`'s
+    # images; it is built from Philox integer bits and is the same on every machine.
+    return rng.latent(tf.stack([batch, self.latent_dim]), seed, self.noise)
 
   def _render(self, noise: tf.Tensor, label) -> dict:
     inputs = noise if label is None else [noise, label]

@@ -25,6 +25,7 @@ from cgan_tf import config as config_lib
 from cgan_tf import export
 from cgan_tf import run_dir as run_dir_lib
 from cgan_tf import networks
+from cgan_tf import rng
 from cgan_tf import samples
 from cgan_tf import train
 from cgan_tf.config import Config, ConfigError
@@ -141,7 +142,7 @@ def test_fresh_process_without_cgan_tf_serves_the_generators_images(exported, ke
   np.testing.assert_array_equal(out["latent"], expected)
   # The seeded signature: stateless noise from the seed, identical on every call.
   np.testing.assert_array_equal(out["seeded_a"], out["seeded_b"])
-  seeded_noise = tf.random.stateless_normal([len(labels), 100], seed=seed).numpy()
+  seeded_noise = rng.latent([len(labels), 100], seed).numpy()
   np.testing.assert_array_equal(out["seeded_a"], keras_images(keras_generator, seeded_noise, labels))
   assert not np.array_equal(out["seeded_a"], out["seeded_other_seed"])
   metadata = json.loads(str(out["metadata_json"]))
@@ -381,10 +382,19 @@ def test_client_request_formats_give_the_same_images(served, keras_generator):
   body = serving_client.build_request(export.SERVING_SEEDED, labels, "inputs", seed=[8, 9])
   images, _ = serving_client.decode_response(
       serve_like_tf_serving(served.signatures[export.SERVING_SEEDED], body))
-  seeded_noise = tf.random.stateless_normal([3, 100], seed=[8, 9]).numpy()
+  seeded_noise = rng.latent([3, 100], tf.constant([8, 9], tf.int64)).numpy()
   np.testing.assert_array_equal(images, keras_images(keras_generator, seeded_noise, np.array(labels)))
   with pytest.raises(serving_client.ClientError, match="--format=inputs"):
     serving_client.build_request(export.SERVING_SEEDED, labels, "instances", seed=[8, 9])
+
+
+def test_seeded_signature_gives_the_sample_modes_images_for_seed_and_class(served, keras_generator):
+  # serving_seeded with seed [s, k] and label k is `--mode=sample --class=k --seed=s`: one noise function.
+  for label, seed in ((7, 5), (0, 123)):
+    out = served.signatures[export.SERVING_SEEDED](label=tf.fill([4], label),
+                                                   seed=tf.constant([seed, label], tf.int64))
+    expected = samples.generate_class(keras_generator, label, 4, 100, seed)
+    np.testing.assert_array_equal(out["images"].numpy(), expected)
 
 
 def signature_defs_like_tf_serving(export_dir):
