@@ -97,6 +97,7 @@ class Config:
   export_version: int = 0
   export_next_free_version: bool = False
   max_batch: int = 1024
+  export_source: str = "auto"
   # Measuring (--mode=train_evaluator, --mode=eval, and --eval_every during training).
   evaluator_dir: str = "~/.cache/cgan_tf/evaluators"
   evaluator_epochs: int = 5
@@ -239,6 +240,8 @@ def validate(config: Config) -> Config:
     _check(isinstance(config.export_version, int) and config.export_version >= 0, "export_version",
            f"must be a non-negative integer (0: the checkpoint's training step), "
            f"got {config.export_version!r}")
+    from cgan_tf import run_dir  # The generators a run keeps; late, as above.
+    _check_choice(config, "export_source", run_dir.EXPORT_SOURCES)
   _check(isinstance(config.max_batch, int) and config.max_batch > 0, "max_batch",
          f"must be a positive integer (the largest batch one serving request may ask for), "
          f"got {config.max_batch!r}")

@@ -394,8 +394,9 @@ def export(config: Config, generator: Optional[keras.Model] = None, weights: str
   Args:
     config: the invocation's configuration (mode=export, run_dir and the export flags).
     generator: weights to serve instead of the checkpoint's; built from the run's config with float32
-      weights. None restores the newest checkpoint's moving average of the generator when the run keeps
-      one (--ema_decay), else its generator.
+      weights. None restores the generator --export_source names: by default the one --keep_best kept
+      when the run kept one, else the newest checkpoint's moving average of the generator when the run
+      keeps one (--ema_decay), else its generator.
     weights: a name for `generator`'s weights, recorded in the metadata.
 
   Returns:
@@ -411,9 +412,12 @@ def export(config: Config, generator: Optional[keras.Model] = None, weights: str
   if data_lib.kind_of(run_config) != "image":
     raise ConfigError(f"--mode=export serves images; network {run_config.network!r} generates points "
                       f"(use --mode=sample to draw them)")
-  restored, checkpoint_path = run_dir.load_generator(run_config, "newest")
+  which = run_dir.resolve_generator(run_config, config.export_source)
+  restored, checkpoint_path = run_dir.load_generator(run_config, which)
   if generator is None:
     generator, weights = restored, run_dir.weights_name(run_config)
+    if which == "best":
+      weights = f"{weights}, the lowest Fréchet distance measured (--keep_best)"
   # A diverged generator would serve noise (or NaN-cast garbage); refuse before anything is written.
   non_finite = checkpoints.non_finite_variables(generator.weights)
   if non_finite:

@@ -21,9 +21,12 @@ from cgan_tf.config import Config, ConfigError
 
 BEST_SUBDIR = "best"
 GENERATORS = ("newest", "best")
+# --export_source: one of GENERATORS, or "auto": the best one when the run kept one, else the newest.
+EXPORT_SOURCES = ("auto",) + GENERATORS
 # The invocation's flags that win over the ones saved with the run, per mode that reads a run.
 SAMPLE_FIELDS = ("label", "num_images", "output_dir", "interpolate", "truncation")
-EXPORT_FIELDS = ("export_dir", "model_name", "export_version", "export_next_free_version", "max_batch")
+EXPORT_FIELDS = ("export_dir", "model_name", "export_version", "export_next_free_version", "max_batch",
+                 "export_source")
 EVAL_FIELDS = ("evaluator_dir", "evaluator_epochs", "eval_samples", "eval_metrics", "eval_seed",
                "eval_source", "eval_report", "cas_epochs", "verbose")
 # Checkpoint key of the training step (`step=` in checkpoints.training_checkpoint).
@@ -89,11 +92,18 @@ def load_generator(config: Config, which: str = "newest", directory: str = None)
   else:
     directory = directory or best_dir(config.run_dir)
     key = "generator"  # The best checkpoint holds the weights that sample under this name (evaluation/callback).
-    missing = f"--eval_source=best: {directory} holds no checkpoint; train with --keep_best"
+    missing = f"the best generator: {directory} holds no checkpoint; train with --keep_best"
   path = checkpoints.restore_newest(tf.train.Checkpoint(**{key: generator}), directory, partial=True)
   if path is None:
     raise ConfigError(missing)
   return generator, path
+
+
+def resolve_generator(config: Config, which: str) -> str:
+  """`which` of EXPORT_SOURCES as one of GENERATORS: "auto" is "best" when the run kept a best checkpoint."""
+  if which != "auto":
+    return which
+  return "best" if tf.train.latest_checkpoint(best_dir(config.run_dir)) else "newest"
 
 
 def checkpoint_step(checkpoint_path: str) -> Optional[int]:

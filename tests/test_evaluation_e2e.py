@@ -130,6 +130,22 @@ def test_keep_best_keeps_the_lowest_frechet_distance(trained_run):
       f"ckpt-{best['step']}")
 
 
+def test_export_serves_the_best_generator_unless_told_otherwise(trained_run, tmp_path):
+  from cgan_tf import export
+
+  with open(os.path.join(trained_run.run_dir, "best", "best.json")) as f:
+    best_step = json.load(f)["step"]
+  exported = {}
+  for source in ("auto", "best", "newest"):
+    version_dir = export.export(trained_run.replace(mode="export", export_dir=str(tmp_path / source),
+                                                    export_source=source))
+    with open(os.path.join(version_dir, "assets", "metadata.json")) as f:
+      exported[source] = json.load(f)
+  assert exported["auto"]["training_step"] == exported["best"]["training_step"] == best_step
+  assert "--keep_best" in exported["auto"]["weights"]
+  assert exported["newest"]["training_step"] == 4 and "--keep_best" not in exported["newest"]["weights"]
+
+
 def _eval(config, tmp_path, name, **changes):
   path = str(tmp_path / f"{name}.json")
   eval_config = config_lib.validate(config.replace(mode="eval", eval_report=path, **changes))
@@ -143,7 +159,8 @@ def test_eval_of_checkpoint_and_of_its_export_give_the_same_report(trained_run, 
 
   checkpoint_report = _eval(trained_run, tmp_path, "checkpoint", eval_source="checkpoint")
   assert checkpoint_report["step"] == 4
-  version_dir = export.export(trained_run.replace(mode="export", export_dir=str(tmp_path / "export")))
+  version_dir = export.export(trained_run.replace(mode="export", export_dir=str(tmp_path / "export"),
+                                                  export_source="newest"))
   # The model directory (TF Serving's base path) resolves to its newest version.
   export_report = _eval(trained_run, tmp_path, "export", eval_source=os.path.dirname(version_dir))
   assert export_report["source"] == f"savedmodel:{version_dir}"

@@ -240,6 +240,7 @@ def test_unwritable_export_dir_fails_first_naming_the_flag(tmp_path):
     (dict(model_name=""), "--model_name"),
     (dict(export_version=-1), "--export_version"),
     (dict(max_batch=0), "--max_batch"),
+    (dict(export_source="oldest"), "--export_source"),
 ])
 def test_export_flags_are_validated(changes, flag):
   config = Config(mode="export", run_dir="/tmp/run", export_dir="/tmp/models").replace(**changes)

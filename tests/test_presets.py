@@ -59,7 +59,7 @@ def test_preset_validates_and_trains_two_steps(preset, idx_dir, tmp_path):
     config = config.replace(dataset="synthetic", data_source="idx", data_dir=idx_dir)
   config = config_lib.validate(config.replace(
       train_steps=2 * config.steps_per_execution, batch_size=min(config.batch_size, 16), epochs=1,
-      train_minutes=0.0, eval_every=0, verbose=0, checkpoint_every=config.steps_per_execution,
+      train_minutes=0.0, eval_every=0, keep_best=False, verbose=0, checkpoint_every=config.steps_per_execution,
       sample_every=config.steps_per_execution, log_every=config.steps_per_execution))
   model = train.train(config)
   assert int(model.step_counter.numpy()) == 2 * config.steps_per_execution

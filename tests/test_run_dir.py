@@ -58,10 +58,21 @@ def test_the_newest_generator_is_the_moving_average_of_the_last_checkpoint(train
 
 
 def test_best_needs_keep_best(trained_run):
-  with pytest.raises(ConfigError, match="--eval_source=best: .* train with --keep_best"):
+  with pytest.raises(ConfigError, match="the best generator: .*best holds no checkpoint; train with --keep_best"):
     run_dir_lib.load_generator(trained_run, "best")
   with pytest.raises(ValueError, match="which"):
     run_dir_lib.load_generator(trained_run, "oldest")
+
+
+def test_auto_is_the_best_generator_only_when_the_run_kept_one(trained_run, tmp_path):
+  assert run_dir_lib.resolve_generator(trained_run, "auto") == "newest"  # This run kept no best.
+  assert run_dir_lib.resolve_generator(trained_run, "best") == "best"
+  kept = trained_run.replace(run_dir=str(tmp_path))
+  generator, _ = run_dir_lib.load_generator(trained_run, "newest")
+  checkpoints.manager(tf.train.Checkpoint(generator=generator), run_dir_lib.best_dir(kept.run_dir),
+                      keep=1).save(checkpoint_number=3)
+  assert run_dir_lib.resolve_generator(kept, "auto") == "best"
+  assert run_dir_lib.resolve_generator(kept, "newest") == "newest"
 
 
 def test_the_best_generator_is_read_from_best(trained_run, tmp_path):
