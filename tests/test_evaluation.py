@@ -255,3 +255,17 @@ def test_plot_metrics_refuses_a_file_without_measurements(tmp_path):
                            f"--metrics={path}", f"--output={tmp_path / 'x.png'}"],
                           capture_output=True, text=True)
   assert result.returncode == 2 and "no measurements" in result.stderr
+
+
+def test_plot_metrics_labels_steps_with_minutes_only_at_a_valid_rate(tmp_path):
+  from tools import plot_metrics
+  path = tmp_path / "metrics.jsonl"
+  path.write_text("".join(json.dumps(dict(step=s, source="generated", kid=1.0 / s)) + "\n" for s in (600, 1200)))
+  plain = np.asarray(Image.open(plot_metrics.plot(str(path), str(tmp_path / "a.png"))).convert("L"))
+  timed = np.asarray(Image.open(plot_metrics.plot(str(path), str(tmp_path / "b.png"),
+                                                  steps_per_second=10.0)).convert("L"))
+  assert plain.shape == timed.shape and not np.array_equal(plain, timed)  # The minute labels are drawn.
+  result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "tools", "plot_metrics.py"),
+                           f"--metrics={path}", f"--output={tmp_path / 'c.png'}", "--steps_per_second=-1"],
+                          capture_output=True, text=True)
+  assert result.returncode == 2 and "--steps_per_second must be >= 0" in result.stderr

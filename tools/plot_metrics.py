@@ -1,6 +1,7 @@
 """Draws a run's metrics over training steps to a PNG, the real-data floor as a dashed line.
 
   python tools/plot_metrics.py --metrics=runs/fmnist/metrics.jsonl --output=runs/fmnist/metrics.png
+  python tools/plot_metrics.py ... --steps_per_second=6.3   # a second axis: training minutes at that rate
 
 Reads the `metrics.jsonl` that `--eval_every` appends to (cgan_tf/evaluation/callback.py): "generated"
 lines become the curves, the last "real_train" line the floor. Drawn with Pillow alone, so it runs
@@ -25,7 +26,7 @@ PANELS = (
     ("cas", "classification accuracy score (higher is better)"),
 )
 PANEL_W, PANEL_H, COLUMNS = 520, 340, 2
-MARGIN_L, MARGIN_R, MARGIN_T, MARGIN_B = 70, 20, 36, 46
+MARGIN_L, MARGIN_R, MARGIN_T, MARGIN_B = 70, 34, 36, 46
 CURVE, FLOOR, AXIS, GRID = (31, 119, 180), (214, 39, 40), (40, 40, 40), (225, 225, 225)
 
 
@@ -73,8 +74,10 @@ def _label(value: float) -> str:
   return f"{value:.4g}"
 
 
-def draw_panel(draw: ImageDraw.ImageDraw, left: int, top: int, title: str, steps, values, floor_value):
-  """One metric: axes with ticks, the curve with markers, the floor line, a title and a legend."""
+def draw_panel(draw: ImageDraw.ImageDraw, left: int, top: int, title: str, steps, values, floor_value,
+               steps_per_second: float = 0.0):
+  """One metric: axes with ticks, the curve with markers, the floor line, a title and a legend; with
+  `steps_per_second`, each step tick also shows the training minutes it takes at that rate."""
   font, small = _font(14), _font(11)
   x0, y0 = left + MARGIN_L, top + MARGIN_T
   x1, y1 = left + PANEL_W - MARGIN_R, top + PANEL_H - MARGIN_B
@@ -96,9 +99,13 @@ def draw_panel(draw: ImageDraw.ImageDraw, left: int, top: int, title: str, steps
   for tick in x_ticks:
     x = to_x(tick)
     draw.line([(x, y1), (x, y1 + 4)], fill=AXIS)
-    draw.text((x, y1 + 6), _label(tick), fill=AXIS, font=small, anchor="mt")
+    label = _label(tick)
+    if steps_per_second:
+      label += f" ({tick / steps_per_second / 60:.0f}m)"
+    draw.text((x, y1 + 6), label, fill=AXIS, font=small, anchor="mt")
   draw.rectangle([x0, y0, x1, y1], outline=AXIS)
-  draw.text(((x0 + x1) // 2, y1 + 24), "training step", fill=AXIS, font=small, anchor="mt")
+  axis = "training step" + (f" (training minutes at {steps_per_second:g} steps/s)" if steps_per_second else "")
+  draw.text(((x0 + x1) // 2, y1 + 24), axis, fill=AXIS, font=small, anchor="mt")
   if floor_value is not None:
     y = to_y(floor_value)
     for x in range(x0, x1, 12):  # Dashed.
@@ -117,8 +124,11 @@ def draw_panel(draw: ImageDraw.ImageDraw, left: int, top: int, title: str, steps
               anchor="lm")
 
 
-def plot(metrics_path: str, output_path: str, title: str = "") -> str:
+def plot(metrics_path: str, output_path: str, title: str = "", steps_per_second: float = 0.0) -> str:
   """Draws every metric present in `metrics_path` into one PNG at `output_path`; returns the path.
+
+  `steps_per_second` (a rate measured separately, e.g. the preset's) labels each step with its training
+  minutes; metrics.jsonl's wall-clock times include evaluations and any pause before a resume.
 
   Raises:
     ValueError: if the file holds no generated measurements.
@@ -136,7 +146,7 @@ def plot(metrics_path: str, output_path: str, title: str = "") -> str:
   for index, (key, name) in enumerate(panels):
     row, column = divmod(index, COLUMNS)
     draw_panel(draw, column * PANEL_W, header + row * PANEL_H, name, steps,
-               [record.get(key) for record in generated], floor.get(key) if floor else None)
+               [record.get(key) for record in generated], floor.get(key) if floor else None, steps_per_second)
   image.save(output_path)
   return output_path
 
@@ -146,9 +156,13 @@ def main(argv=None) -> int:
   parser.add_argument("--metrics", required=True, help="metrics.jsonl written by --eval_every")
   parser.add_argument("--output", required=True, help="PNG to write")
   parser.add_argument("--title", default="", help="heading (default: the metrics path)")
+  parser.add_argument("--steps_per_second", type=float, default=0.0,
+                      help="a measured training rate: label the steps with training minutes at it (0: off)")
   args = parser.parse_args(argv)
+  if args.steps_per_second < 0:
+    parser.error(f"--steps_per_second must be >= 0, got {args.steps_per_second}")
   try:
-    print(plot(args.metrics, args.output, args.title))
+    print(plot(args.metrics, args.output, args.title, args.steps_per_second))
   except (OSError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
     return 2
