@@ -90,7 +90,10 @@ def pytest_collection_modifyitems(session, config, items):
 
 def pytest_collection_finish(session):
   """Starts the combination matrix's training processes right after collection when any of its cells
-  will run: they then train beside the rest of the suite instead of after it."""
+  will run: they then train beside the rest of the suite instead of after it. A run that only lists
+  the tests (--collect-only) runs none of them, so it starts nothing."""
+  if session.config.option.collectonly:
+    return
   if any(item.nodeid.startswith("tests/test_matrix.py::test_cell_trains_and_serves") for item in session.items):
     import tempfile  # pylint: disable=g-import-not-at-top
     import test_matrix  # pylint: disable=g-import-not-at-top
