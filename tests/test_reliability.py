@@ -2,14 +2,12 @@
 nothing already written. RELIABILITY.md lists every case with the test that shows it."""
 
 import glob
-import json
 import os
 import random
 import re
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,7 +26,7 @@ from cgan_tf import run_dir as run_dir_lib
 from cgan_tf import train
 from cgan_tf.checkpoints import CheckpointError, NonFiniteError
 from cgan_tf.config import Config, ConfigError
-from conftest import REPO_ROOT, make_idx_dataset
+from conftest import REPO_ROOT, finish, make_idx_dataset, start_workers
 
 PACKAGE_DIR = os.path.join(REPO_ROOT, "cgan_tf")
 # Keys of a training checkpoint that are bookkeeping, not training state.
@@ -319,48 +317,9 @@ def test_failed_sample_grid_write_stops_naming_the_file_and_keeps_the_checkpoint
 
 # --- Fault 5: a dead worker fails the job clearly; a restart resumes from the chief's checkpoint ----------
 
-def free_ports(count):
-  sockets = [socket.socket() for _ in range(count)]
-  for s in sockets:
-    s.bind(("127.0.0.1", 0))
-  ports = [s.getsockname()[1] for s in sockets]
-  for s in sockets:
-    s.close()
-  return ports
-
-
-def start_workers(run_dir, idx_dir, train_steps):
-  """Two worker processes; each one's stderr goes to a file (a pipe could fill while the test polls)."""
-  workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
-  procs = []
-  for index in range(2):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CGAN_TF_COLLECTIVE_TIMEOUT="20",
-               TF_CONFIG=json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}))
-    cmd = [sys.executable, "-m", "cgan_tf.main", "--strategy=multi_worker", f"--run_dir={run_dir}",
-           "--dataset=synthetic", "--data_source=idx", f"--data_dir={idx_dir}", "--batch_size=32",
-           f"--train_steps={train_steps}", "--checkpoint_every=2", "--sample_every=1000", "--log_every=1000",
-           "--verbose=0"]
-    log_path = f"{run_dir}.worker{index}.{time.monotonic_ns()}.log"
-    with open(log_path, "w") as log:
-      proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
-    proc.log_path = log_path
-    procs.append(proc)
-  return procs
-
-
-def finish(procs, timeout=300):
-  """Waits for each process; returns [(exit code, stderr)]."""
-  outputs = []
-  try:
-    for proc in procs:
-      proc.wait(timeout=timeout)
-      with open(proc.log_path) as log:
-        outputs.append((proc.returncode, log.read()))
-  finally:
-    for proc in procs:
-      if proc.poll() is None:
-        proc.kill()
-  return outputs
+# A short collective timeout, so a stopped worker is given up on soon; no grids or log lines, which the
+# test does not look at.
+WORKER_OPTIONS = dict(collective_timeout=20, extra_flags=["--sample_every=1000", "--log_every=1000"])
 
 
 @pytest.mark.slow
@@ -368,7 +327,7 @@ def finish(procs, timeout=300):
 def test_dead_or_hung_worker_fails_the_job_clearly_and_a_restart_resumes(tmp_path, idx_dir, fault):
   """killed: SIGKILL, the peer's connection resets. hung: SIGSTOP, only the bounded timeouts end the wait."""
   run_dir = str(tmp_path / "mw")
-  chief, worker = start_workers(run_dir, idx_dir, train_steps=10000)
+  chief, worker = start_workers(run_dir, idx_dir, 10000, **WORKER_OPTIONS)
   try:
     while not os.path.exists(ckpt(run_dir, 2) + ".index") and chief.poll() is None:
       time.sleep(0.05)
@@ -388,7 +347,7 @@ def test_dead_or_hung_worker_fails_the_job_clearly_and_a_restart_resumes(tmp_pat
   if fault == "hung":
     return  # The restart is the same as after a kill.
   step = int(newest.rsplit("-", 1)[1])
-  for code, err in finish(start_workers(run_dir, idx_dir, train_steps=step + 2)):
+  for code, err in finish(start_workers(run_dir, idx_dir, step + 2, **WORKER_OPTIONS)):
     assert code == 0, err[-3000:]
     assert f"at step {step}" in err  # both workers restored the chief's checkpoint
   assert os.path.exists(ckpt(run_dir, step + 2) + ".index")
