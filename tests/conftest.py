@@ -77,6 +77,67 @@ def smoke_config(tmp_path, idx_dir):
   return make
 
 
+@pytest.fixture
+def policy():
+  """Sets a global dtype policy for the test and restores float32 afterwards."""
+  from cgan_tf import distribute  # pylint: disable=g-import-not-at-top
+  yield distribute.set_precision
+  distribute.set_precision("float32")
+
+
+# --- Deterministic runs and their checkpoints (tests/test_checkpoints.py, tests/test_reliability.py) -------
+
+# Keys of a training checkpoint that are bookkeeping, not training state.
+BOOKKEEPING_KEYS = ("save_counter/.ATTRIBUTES/VARIABLE_VALUE", "_CHECKPOINTABLE_OBJECT_GRAPH")
+
+
+def checkpoint_arrays(prefix: str) -> dict:
+  """Every saved tensor of a training checkpoint by key, without the bookkeeping ones."""
+  reader = tf.train.load_checkpoint(prefix)
+  return {name: reader.get_tensor(name) for name, _ in tf.train.list_variables(prefix)
+          if name not in BOOKKEEPING_KEYS}
+
+
+def assert_same_checkpoint(prefix_a: str, prefix_b: str) -> None:
+  a, b = checkpoint_arrays(prefix_a), checkpoint_arrays(prefix_b)
+  assert sorted(a) == sorted(b)
+  for name in a:  # --deterministic on CPU: bitwise equal, not merely close.
+    np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def run_config(run_dir: str, idx_dir: str, **overrides) -> Config:
+  """A small --deterministic run on the IDX set in `idx_dir`, checkpointing every 2 steps: two such runs
+  that end at the same step end with bitwise equal checkpoints."""
+  values = dict(run_dir=run_dir, dataset="synthetic", data_source="idx", data_dir=idx_dir, batch_size=16,
+                train_steps=4, checkpoint_every=2, keep_checkpoints=3, sample_every=100, log_every=100,
+                samples_per_class=1, verbose=0, seed=7, deterministic=True)
+  values.update(overrides)
+  return Config(**values)
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory):
+  """A 4-step run (ckpt-2, ckpt-4) for tests to copy and then damage or resume, and a straight 6-step
+  reference. Trained once for the session: every test copies or only reads them."""
+  from cgan_tf import train  # pylint: disable=g-import-not-at-top
+  base = tmp_path_factory.mktemp("runs")
+  idx_dir = make_idx_dataset(str(base / "idx"))
+  train.train(run_config(str(base / "four"), idx_dir, train_steps=4))
+  train.train(run_config(str(base / "straight"), idx_dir, train_steps=6))
+  return dict(base=base, idx_dir=idx_dir, four=str(base / "four"), straight=str(base / "straight"))
+
+
+def ckpt(run_dir: str, step: int) -> str:
+  return os.path.join(run_dir, "checkpoints", f"ckpt-{step}")
+
+
+def overwrite(path, content=b"\x00garbage\xff" * 20):
+  with open(path, "wb") as f:
+    f.write(content)
+
+
+# --- Two-worker jobs (tests/test_distribute.py, tests/test_reliability.py) --------------------------------
+
 def free_ports(count: int) -> list:
   """`count` TCP ports on 127.0.0.1 that were free a moment ago, all different (each socket stays bound
   until every port is chosen)."""
