@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -15,7 +14,7 @@ from cgan_tf import distribute
 from cgan_tf import networks
 from cgan_tf import train
 from cgan_tf.config import Config, ConfigError
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, finish, start_workers
 
 # SGD, not Adam: Adam's update hardly depends on the gradient's scale, so it would hide a loss that is not
 # divided by the replica count. Dropout on (the network's default 0.4): its masks are cut from one mask
@@ -188,51 +187,20 @@ def test_global_batch_not_divisible_by_replicas_is_refused(smoke_config):
     train.train(smoke_config(batch_size=30, num_cpu_devices=4, strategy="mirrored"))
 
 
-def free_ports(count):
-  sockets = [socket.socket() for _ in range(count)]
-  for s in sockets:
-    s.bind(("127.0.0.1", 0))
-  ports = [s.getsockname()[1] for s in sockets]
-  for s in sockets:
-    s.close()
-  return ports
-
-
-def run_workers(run_dir, idx_dir, train_steps):
-  workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
-  procs = []
-  for index in range(2):
-    env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": {"worker": workers},
-                                                  "task": {"type": "worker", "index": index}}),
-               CGAN_TF_COLLECTIVE_TIMEOUT="120")
-    cmd = [sys.executable, "-m", "cgan_tf.main", "--strategy=multi_worker", f"--run_dir={run_dir}",
-           "--dataset=synthetic", "--data_source=idx", f"--data_dir={idx_dir}", "--batch_size=32",
-           f"--train_steps={train_steps}", "--checkpoint_every=2", "--sample_every=2", "--log_every=1",
-           "--verbose=0"]
-    procs.append(subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True))
-  outputs = []
-  try:
-    for proc in procs:
-      _, err = proc.communicate(timeout=300)
-      outputs.append((proc.returncode, err))
-  finally:  # only reached with live workers on a timeout or an error: never leave them running
-    for proc in procs:
-      if proc.poll() is None:
-        proc.kill()
-  return outputs
+# Healthy workers: a generous collective timeout, and a grid and a log line often enough that the
+# chief writes samples/ and logs/.
+WORKER_OPTIONS = dict(collective_timeout=120, extra_flags=["--sample_every=2", "--log_every=1"])
 
 
 @pytest.mark.slow
 def test_two_workers_train_write_once_and_resume(tmp_path, idx_dir):
   run_dir = str(tmp_path / "mw")
-  for code, err in run_workers(run_dir, idx_dir, 4):
+  for code, err in finish(start_workers(run_dir, idx_dir, 4, **WORKER_OPTIONS)):
     assert code == 0, err[-3000:]
   assert sorted(os.listdir(os.path.join(run_dir, "checkpoints"))) == [
       "checkpoint", "ckpt-2.data-00000-of-00001", "ckpt-2.index", "ckpt-4.data-00000-of-00001", "ckpt-4.index"]
   assert sorted(os.listdir(run_dir)) == ["checkpoints", "config.json", "logs", "samples"]
-  outputs = run_workers(run_dir, idx_dir, 6)
-  for code, err in outputs:
+  for code, err in finish(start_workers(run_dir, idx_dir, 6, **WORKER_OPTIONS)):
     assert code == 0, err[-3000:]
     assert "at step 4" in err  # both workers restored the chief's checkpoint
   assert os.path.exists(os.path.join(run_dir, "checkpoints", "ckpt-6.index"))

@@ -1,30 +1,18 @@
 """Mixed precision beyond "the step runs": loss scaling that all replicas agree on, penalties that do not
-underflow in float16, dropout that is the same on 1 or N replicas, runs that change precision on resume,
-and what --strategy=tpu does without a TPU."""
+underflow in float16, dropout that is the same on 1 or N replicas, and what --strategy=tpu does without a
+TPU. Runs that change precision on resume are tested with the rest of resuming, in
+tests/test_checkpoints.py."""
 
-import logging as std_logging
-import os
-
-from absl import logging as absl_logging
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from cgan_tf import checkpoints
 from cgan_tf import distribute
 from cgan_tf import layers as cgan_layers
 from cgan_tf import loss_scale
 from cgan_tf import penalties
-from cgan_tf import train
 from cgan_tf.config import Config, ConfigError
-
-
-@pytest.fixture
-def policy():
-  """Sets a global dtype policy for the test and restores float32 afterwards."""
-  yield distribute.set_precision
-  distribute.set_precision("float32")
 
 
 # --- Loss scaling under several replicas ------------------------------------------------------------
@@ -138,63 +126,6 @@ def test_batch_dropout_slices_one_global_mask():
   assert not np.array_equal(first, second)
   # Inference is the identity.
   np.testing.assert_array_equal(layer(inputs, training=False).numpy(), inputs.numpy())
-
-
-# --- Changing precision on resume -------------------------------------------------------------------
-
-class _Records(std_logging.Handler):
-  def __init__(self):
-    super().__init__()
-    self.messages = []
-
-  def emit(self, record):
-    self.messages.append(record.getMessage())
-
-
-@pytest.fixture
-def absl_records():
-  handler = _Records()
-  logger = std_logging.getLogger("absl")
-  verbosity = absl_logging.get_verbosity()
-  absl_logging.set_verbosity(absl_logging.INFO)
-  logger.addHandler(handler)
-  yield handler.messages
-  logger.removeHandler(handler)
-  absl_logging.set_verbosity(verbosity)
-
-
-TINY = dict(g_filters=8, d_filters=8, latent_dim=8, embedding_dim=4, batch_size=8, d_conditioning="projection",
-            gp_weight=1.0)
-
-
-@pytest.mark.parametrize("first,second", [("float32", "mixed_float16"), ("mixed_float16", "float32"),
-                                          ("float32", "mixed_bfloat16"), ("mixed_bfloat16", "float32")])
-def test_a_run_continues_under_another_precision(smoke_config, policy, absl_records, first, second):
-  config = smoke_config(train_steps=2, checkpoint_every=2, precision=first, **TINY)
-  model = train.train(config)
-  saved_moments = [v.numpy() for v in loss_scale.inner(model.g_optimizer).variables[2:]]
-  model = train.train(config.replace(train_steps=4, precision=second))
-  assert int(model.step_counter.numpy()) == 4
-  # The optimizers' state came along: iterations continue from 2, the moments from the checkpoint's.
-  assert int(model.g_optimizer.iterations.numpy()) == 4 and int(model.d_optimizer.iterations.numpy()) == 4
-  assert all(np.all(np.isfinite(v.numpy())) for v in model.generator.trainable_variables)
-  assert loss_scale.is_scaled(model.g_optimizer) == (second == "mixed_float16")
-  changed = "mixed_float16" in (first, second)
-  notes = [m for m in absl_records if m.startswith("Precision change on resume")]
-  assert bool(notes) == changed, absl_records
-  if second == "mixed_float16":
-    assert "fresh loss scale" in notes[0]
-  assert len(saved_moments) > 2
-
-
-def test_float64_run_is_not_continued_in_float32(smoke_config, policy):
-  config = smoke_config(train_steps=1, checkpoint_every=1, precision="float64", **TINY)
-  train.train(config)
-  directory = checkpoints.checkpoint_dir(config.run_dir)
-  before = {name: os.path.getmtime(os.path.join(directory, name)) for name in os.listdir(directory)}
-  with pytest.raises(checkpoints.CheckpointError, match=r"--precision=float32: .* float64 weights"):
-    train.train(config.replace(train_steps=2, precision="float32"))
-  assert {name: os.path.getmtime(os.path.join(directory, name)) for name in os.listdir(directory)} == before
 
 
 # --- TPU ------------------------------------------------------------------------------------------

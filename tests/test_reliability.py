@@ -1,15 +1,14 @@
-"""Reliability: kills, damaged checkpoints, NaNs, failed writes, dead workers and bad input lose
-nothing already written. RELIABILITY.md lists every case with the test that shows it."""
+"""Reliability of whole runs: kills, NaNs, failed writes, dead workers and bad input lose nothing already
+written. RELIABILITY.md lists every case with the test that shows it; damaged checkpoints and weights that
+are never saved non-finite are tested with the rest of checkpointing, in tests/test_checkpoints.py."""
 
 import glob
-import json
 import os
 import random
 import re
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,6 @@ import pytest
 import tensorflow as tf
 
 from cgan_tf import callbacks as callbacks_lib
-from cgan_tf import checkpoints
 from cgan_tf import config as config_lib
 from cgan_tf import data
 from cgan_tf import export
@@ -28,47 +26,10 @@ from cgan_tf import run_dir as run_dir_lib
 from cgan_tf import train
 from cgan_tf.checkpoints import CheckpointError, NonFiniteError
 from cgan_tf.config import Config, ConfigError
-from conftest import REPO_ROOT, make_idx_dataset
+from conftest import (REPO_ROOT, assert_same_checkpoint, checkpoint_arrays, ckpt, finish, make_idx_dataset,
+                      overwrite, run_config, start_workers)
 
 PACKAGE_DIR = os.path.join(REPO_ROOT, "cgan_tf")
-# Keys of a training checkpoint that are bookkeeping, not training state.
-BOOKKEEPING_KEYS = ("save_counter/.ATTRIBUTES/VARIABLE_VALUE", "_CHECKPOINTABLE_OBJECT_GRAPH")
-
-
-def checkpoint_arrays(prefix: str) -> dict:
-  """Every saved tensor of a training checkpoint by key, without the bookkeeping ones."""
-  reader = tf.train.load_checkpoint(prefix)
-  return {name: reader.get_tensor(name) for name, _ in tf.train.list_variables(prefix)
-          if name not in BOOKKEEPING_KEYS}
-
-
-def assert_same_checkpoint(prefix_a: str, prefix_b: str) -> None:
-  a, b = checkpoint_arrays(prefix_a), checkpoint_arrays(prefix_b)
-  assert sorted(a) == sorted(b)
-  for name in a:  # --deterministic on CPU: bitwise equal, not merely close.
-    np.testing.assert_array_equal(a[name], b[name], err_msg=name)
-
-
-def run_config(run_dir: str, idx_dir: str, **overrides) -> Config:
-  values = dict(run_dir=run_dir, dataset="synthetic", data_source="idx", data_dir=idx_dir, batch_size=16,
-                train_steps=4, checkpoint_every=2, keep_checkpoints=3, sample_every=100, log_every=100,
-                samples_per_class=1, verbose=0, seed=7, deterministic=True)
-  values.update(overrides)
-  return Config(**values)
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-  """A 4-step run (ckpt-2, ckpt-4) for the damage tests to copy, and a straight 6-step reference."""
-  base = tmp_path_factory.mktemp("reliability")
-  idx_dir = make_idx_dataset(str(base / "idx"))
-  train.train(run_config(str(base / "four"), idx_dir, train_steps=4))
-  train.train(run_config(str(base / "straight"), idx_dir, train_steps=6))
-  return dict(base=base, idx_dir=idx_dir, four=str(base / "four"), straight=str(base / "straight"))
-
-
-def ckpt(run_dir: str, step: int) -> str:
-  return os.path.join(run_dir, "checkpoints", f"ckpt-{step}")
 
 
 # --- Fault 1: killed with SIGKILL, re-run with the same command, ends where an uninterrupted run ends --------
@@ -118,88 +79,7 @@ def test_sigkilled_run_rerun_three_times_equals_an_uninterrupted_run(tmp_path):
   assert_same_checkpoint(ckpt(killed, 12), ckpt(straight, 12))
 
 
-# --- Fault 2: a checkpoint interrupted mid-write, truncated or corrupt is skipped, naming it ---------------
-
-def truncate(path):
-  with open(path, "r+b") as f:
-    f.truncate(os.path.getsize(path) // 2)
-
-
-def flip_bytes(path):
-  with open(path, "r+b") as f:
-    f.seek(os.path.getsize(path) // 2)
-    chunk = f.read(64)
-    f.seek(os.path.getsize(path) // 2)
-    f.write(bytes(b ^ 0xFF for b in chunk))
-
-
-def overwrite(path, content=b"\x00garbage\xff" * 20):
-  with open(path, "wb") as f:
-    f.write(content)
-
-
-def interrupted_before_the_index(run_dir):
-  """A save killed after the data file and before the index (and the state file): TF's own layout."""
-  os.remove(ckpt(run_dir, 4) + ".index")
-  os.makedirs(ckpt(run_dir, 6) + "_temp")
-  overwrite(os.path.join(ckpt(run_dir, 6) + "_temp", "part-00000-of-00001.data-00000-of-00001"))
-
-
-def interrupted_before_the_state_file(run_dir):
-  """A save killed after ckpt-4's files were complete and before the state file listed it."""
-  state = os.path.join(run_dir, "checkpoints", "checkpoint")
-  overwrite(state, b'model_checkpoint_path: "ckpt-2"\nall_model_checkpoint_paths: "ckpt-2"\n')
-
-
-DAMAGE = {
-    # name: (how, the step the rerun resumes from, what the warning names)
-    "truncated data file": (lambda d: truncate(ckpt(d, 4) + ".data-00000-of-00001"), 2, "checkpoints/ckpt-4"),
-    "flipped bytes in the data file": (lambda d: flip_bytes(ckpt(d, 4) + ".data-00000-of-00001"), 2, "checkpoints/ckpt-4"),
-    "garbage index file": (lambda d: overwrite(ckpt(d, 4) + ".index"), 2, "checkpoints/ckpt-4"),
-    "killed before the index was written": (interrupted_before_the_index, 2, "checkpoints/ckpt-4"),
-    "killed before the state file was updated": (interrupted_before_the_state_file, 4, None),
-    "empty state file": (lambda d: overwrite(os.path.join(d, "checkpoints", "checkpoint"), b""), 4,
-                         "checkpoints/checkpoint"),
-    "garbage state file": (lambda d: overwrite(os.path.join(d, "checkpoints", "checkpoint")), 4,
-                           "checkpoints/checkpoint"),
-}
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("damage", sorted(DAMAGE))
-def test_damaged_checkpoint_is_skipped_and_training_continues_exactly(runs, damage, tmp_path, caplog):
-  how, resume_step, named = DAMAGE[damage]
-  run_dir = str(tmp_path / "run")
-  shutil.copytree(runs["four"], run_dir)
-  how(run_dir)
-  # absl's own logger: after absl flags are reset (tests/test_config.py) it filters below WARNING.
-  caplog.set_level("INFO", logger="absl")
-  model = train.train(run_config(run_dir, runs["idx_dir"], train_steps=6))
-  assert int(model.step_counter.numpy()) == 6
-  assert f"Resumed from {ckpt(run_dir, resume_step)} at step {resume_step}" in caplog.text
-  warnings = "\n".join(r.getMessage() for r in caplog.records if r.levelname == "WARNING")
-  if named:
-    assert os.path.join(run_dir, named) in warnings
-  else:
-    assert "cannot be restored" not in warnings
-  # Nothing was lost: the run ends exactly where an uninterrupted one does, and its state file is sound.
-  assert_same_checkpoint(ckpt(run_dir, 6), ckpt(runs["straight"], 6))
-  assert tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints")) == ckpt(run_dir, 6)
-
-
-@pytest.mark.slow
-def test_no_readable_checkpoint_stops_naming_each_and_deletes_nothing(runs, tmp_path):
-  run_dir = str(tmp_path / "run")
-  shutil.copytree(runs["four"], run_dir)
-  for step in (2, 4):
-    truncate(ckpt(run_dir, step) + ".data-00000-of-00001")
-  before = sorted(os.listdir(os.path.join(run_dir, "checkpoints")))
-  with pytest.raises(CheckpointError, match=r"no checkpoint in .* can be restored: .*ckpt-4: .*ckpt-2: "):
-    train.train(run_config(run_dir, runs["idx_dir"], train_steps=6))
-  assert sorted(os.listdir(os.path.join(run_dir, "checkpoints"))) == before
-
-
-# --- Fault 3: NaN or Inf stops training naming the step and the last good checkpoint; never saved --------
+# --- Fault 2: NaN or Inf stops training naming the step and the last good checkpoint; never saved --------
 
 @pytest.mark.slow
 def test_diverging_run_stops_at_the_nan_and_a_rerun_with_lower_rates_recovers(runs, tmp_path):
@@ -218,23 +98,6 @@ def test_diverging_run_stops_at_the_nan_and_a_rerun_with_lower_rates_recovers(ru
   model = train.train(run_config(run_dir, runs["idx_dir"], train_steps=6))
   assert float(model.g_optimizer.learning_rate.numpy()) == np.float32(2e-4)
   assert_same_checkpoint(ckpt(run_dir, 6), ckpt(runs["straight"], 6))
-
-
-def test_checkpointer_refuses_to_save_non_finite_weights(smoke_config, tmp_path):
-  config = train.resolve_training_config(smoke_config())[0]
-  model = train.build_gan(config, "float32", "off")
-  directory = str(tmp_path / "checkpoints")
-  manager = checkpoints.manager(checkpoints.training_checkpoint(model), directory, 3)
-  checkpointer = callbacks_lib.Checkpointer(0, 1, manager, 1)
-  checkpointer.set_model(model)
-  checkpointer.on_step_end(1, {})  # Finite: saved.
-  kernel = model.generator.trainable_variables[0]
-  kernel.assign(np.full(kernel.shape, np.inf, np.float32))
-  with pytest.raises(NonFiniteError, match=re.escape(kernel.path) + r".*the checkpoint of step 2 was not "
-                                           r"written\. Last good checkpoint: .*ckpt-1"):
-    checkpointer.on_step_end(2, {})
-  assert not glob.glob(os.path.join(directory, "ckpt-2*"))
-  assert tf.train.latest_checkpoint(directory).endswith("ckpt-1")
 
 
 def test_guard_names_the_non_finite_loss_and_the_step(tmp_path):
@@ -258,7 +121,7 @@ def test_export_refuses_a_non_finite_generator_and_writes_nothing(runs, tmp_path
   assert os.listdir(tmp_path / "models" / "m") == []
 
 
-# --- Fault 4: unwritable or full disk ---------------------------------------------------------------------
+# --- Fault 3: unwritable or full disk ---------------------------------------------------------------------
 
 def test_unwritable_run_dir_fails_before_training(smoke_config, tmp_path):
   blocker = tmp_path / "a_file"
@@ -317,50 +180,11 @@ def test_failed_sample_grid_write_stops_naming_the_file_and_keeps_the_checkpoint
   assert tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints")) == ckpt(run_dir, 2)
 
 
-# --- Fault 5: a dead worker fails the job clearly; a restart resumes from the chief's checkpoint ----------
+# --- Fault 4: a dead worker fails the job clearly; a restart resumes from the chief's checkpoint ----------
 
-def free_ports(count):
-  sockets = [socket.socket() for _ in range(count)]
-  for s in sockets:
-    s.bind(("127.0.0.1", 0))
-  ports = [s.getsockname()[1] for s in sockets]
-  for s in sockets:
-    s.close()
-  return ports
-
-
-def start_workers(run_dir, idx_dir, train_steps):
-  """Two worker processes; each one's stderr goes to a file (a pipe could fill while the test polls)."""
-  workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
-  procs = []
-  for index in range(2):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CGAN_TF_COLLECTIVE_TIMEOUT="20",
-               TF_CONFIG=json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}))
-    cmd = [sys.executable, "-m", "cgan_tf.main", "--strategy=multi_worker", f"--run_dir={run_dir}",
-           "--dataset=synthetic", "--data_source=idx", f"--data_dir={idx_dir}", "--batch_size=32",
-           f"--train_steps={train_steps}", "--checkpoint_every=2", "--sample_every=1000", "--log_every=1000",
-           "--verbose=0"]
-    log_path = f"{run_dir}.worker{index}.{time.monotonic_ns()}.log"
-    with open(log_path, "w") as log:
-      proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
-    proc.log_path = log_path
-    procs.append(proc)
-  return procs
-
-
-def finish(procs, timeout=300):
-  """Waits for each process; returns [(exit code, stderr)]."""
-  outputs = []
-  try:
-    for proc in procs:
-      proc.wait(timeout=timeout)
-      with open(proc.log_path) as log:
-        outputs.append((proc.returncode, log.read()))
-  finally:
-    for proc in procs:
-      if proc.poll() is None:
-        proc.kill()
-  return outputs
+# A short collective timeout, so a stopped worker is given up on soon; no grids or log lines, which the
+# test does not look at.
+WORKER_OPTIONS = dict(collective_timeout=20, extra_flags=["--sample_every=1000", "--log_every=1000"])
 
 
 @pytest.mark.slow
@@ -368,7 +192,7 @@ def finish(procs, timeout=300):
 def test_dead_or_hung_worker_fails_the_job_clearly_and_a_restart_resumes(tmp_path, idx_dir, fault):
   """killed: SIGKILL, the peer's connection resets. hung: SIGSTOP, only the bounded timeouts end the wait."""
   run_dir = str(tmp_path / "mw")
-  chief, worker = start_workers(run_dir, idx_dir, train_steps=10000)
+  chief, worker = start_workers(run_dir, idx_dir, 10000, **WORKER_OPTIONS)
   try:
     while not os.path.exists(ckpt(run_dir, 2) + ".index") and chief.poll() is None:
       time.sleep(0.05)
@@ -388,7 +212,7 @@ def test_dead_or_hung_worker_fails_the_job_clearly_and_a_restart_resumes(tmp_pat
   if fault == "hung":
     return  # The restart is the same as after a kill.
   step = int(newest.rsplit("-", 1)[1])
-  for code, err in finish(start_workers(run_dir, idx_dir, train_steps=step + 2)):
+  for code, err in finish(start_workers(run_dir, idx_dir, step + 2, **WORKER_OPTIONS)):
     assert code == 0, err[-3000:]
     assert f"at step {step}" in err  # both workers restored the chief's checkpoint
   assert os.path.exists(ckpt(run_dir, step + 2) + ".index")

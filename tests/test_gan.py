@@ -1,5 +1,6 @@
-"""The modern options inside the training step: EMA, D steps, spectral normalization, lazy R1, unconditional
-training end to end, and all of them together trained identically on one and two replicas."""
+"""cgan_tf/gan.py, the GAN model and its train step: both networks train, and the modern options inside
+the step: EMA, D steps, spectral normalization, lazy R1, unconditional training end to end, and all of
+them together trained identically on one and two replicas."""
 
 import json
 import os
@@ -28,6 +29,16 @@ def initial_generator_weights(config):
   keras.utils.set_random_seed(config.seed)  # as train() does right before building
   generator, _ = networks.build_networks(train.resolve_training_config(config)[0])
   return [w.numpy() for w in generator.weights]
+
+
+def test_training_changes_both_networks(smoke_config):
+  config = smoke_config(train_steps=2)
+  fresh_g, fresh_d = networks.build_networks(train.resolve_training_config(config)[0])
+  model = train.train(config)
+  for fresh, trained in ((fresh_g, model.generator), (fresh_d, model.discriminator)):
+    moved = [not np.allclose(a.numpy(), b.numpy()) for a, b in zip(fresh.trainable_variables,
+                                                                    trained.trainable_variables)]
+    assert all(moved), f"{trained.name}: some variables did not train"
 
 
 def test_ema_is_the_moving_average_and_is_what_samples_and_exports(smoke_config):
