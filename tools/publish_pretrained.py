@@ -30,6 +30,10 @@ from typing import Optional
 if __package__ in (None, ""):  # Run as `python tools/<name>.py`: the repository root, for cgan_tf and tools.
   sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from cgan_tf import tf_logging  # pylint: disable=g-import-not-at-top
+
+tf_logging.quiet_tensorflow([])  # TensorFlow's start-up banners, held back as the main program does.
+
 import numpy as np  # pylint: disable=g-import-not-at-top
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
