@@ -6,12 +6,13 @@ drift in the machine's speed touches all alike, and the median is reported. Each
 Markdown section with the machine, the TensorFlow version and the exact command, ready for BENCHMARKS.md.
 
   python tools/benchmark.py                      # precision / XLA / replica variants (= variants)
-  python tools/benchmark.py throughput           # real images/s and G updates/s: cgan_tf vs the baseline
+  python tools/benchmark.py throughput           # steps/s, GFLOP/s: cgan_tf vs the baseline, also at equal work
   python tools/benchmark.py time_to_quality --flagfile=configs/fmnist_cpu.cfg --budget_minutes=120
   python tools/benchmark.py efficiency           # step FLOPs / step time vs this machine's matmul rate
   python tools/benchmark.py pipeline             # tf.data alone vs what training consumes
   python tools/benchmark.py memory               # peak resident memory of the preset's training process
   python tools/benchmark.py scaling              # step time vs batch size and vs image size
+  python tools/benchmark.py profile --flagfile=configs/fmnist.cfg --precision=mixed_bfloat16  # op time by kind
   python tools/benchmark.py <subcommand> --quick # a smoke test of the subcommand (minutes, not figures)
 
 The baseline is tools/baseline_source_cgan.py (the source's Fashion-MNIST loop, fixed for Keras 3).
@@ -36,7 +37,8 @@ REFERENCE_FLAGFILES = ("configs/fmnist_reference.cfg", "configs/fmnist.cfg")
 # The Fashion-MNIST preset users run, and the fast CPU preset time to quality is about.
 PRESET_FLAGFILES = ("configs/fmnist.cfg", "configs/fmnist_reference.cfg")
 FAST_FLAGFILES = ("configs/fmnist_cpu.cfg",) + PRESET_FLAGFILES
-SUBCOMMANDS = ("variants", "throughput", "time_to_quality", "efficiency", "pipeline", "memory", "scaling")
+SUBCOMMANDS = ("variants", "throughput", "time_to_quality", "efficiency", "pipeline", "memory", "scaling",
+               "profile")
 
 VARIANTS = {
     "f32_1": dict(precision="float32", xla="off", num_cpu_devices=1, strategy="one_device"),
@@ -108,48 +110,107 @@ def variants(args) -> None:
 # --- throughput ----------------------------------------------------------------------------------
 
 
+def describe_baseline_step(d_batch: int, batch: int) -> str:
+  """What one step of tools/baseline_source_cgan.py computes, in words."""
+  predict_calls = -(-d_batch // 32)
+  return (f"D.train_on_batch on {d_batch} real images; G.predict on {d_batch} noise vectors (Keras's default "
+          f"predict batch of 32: {predict_calls} call{'s' if predict_calls > 1 else ''} of G); D.train_on_batch "
+          f"on those {d_batch} fakes; gan.train_on_batch on {batch} noise vectors (G forward, D forward, D's "
+          f"input gradients with D frozen, G's backward); two Adam updates of D, one of G; numpy noise, labels "
+          f"and real-image indices drawn on the host and copied in")
+
+
 def throughput(args) -> None:
-  """Real images/s and G updates/s, cgan_tf vs the baseline, alternating fresh processes."""
+  """Steps/s and achieved GFLOP/s: cgan_tf, the source loop, and the source loop at cgan_tf's work per step.
+
+  Three kinds of fresh process alternate: cgan_tf on the flagfile; the baseline as the source runs it
+  (D on half a batch of real images and half a batch of fakes); the baseline with D on a full batch of
+  each (`--d_batch` = cgan_tf's batch), which at the reference recipe does the same arithmetic per step
+  as cgan_tf's alternating step. The headline is cgan_tf / baseline-at-equal-work in steps/s: the engine
+  ratio. Real images/s against the source loop is printed too, labelled as what it counts.
+  """
   resolve(args, dict(repeats=5, steps=60, warmup=10, baseline_steps=30, baseline_warmup=5),
           dict(repeats=2, steps=8, warmup=3, baseline_steps=4, baseline_warmup=2))
   flagfile = flagfile_path(args.flagfile)
-  runs = {"cgan_tf": [], "baseline": []}
+  names = ("cgan_tf", "baseline", "baseline_equal")
+  runs = {name: [] for name in names}
+  equal_batch = args.equal_work_batch
   for _ in range(args.repeats):
-    runs["cgan_tf"].append(run_child("cgan_steps", cgan_spec(flagfile, args.steps, args.warmup)))
+    runs["cgan_tf"].append(run_child("cgan_steps", cgan_spec(flagfile, args.steps, args.warmup,
+                                                             count_flops=True)))
     runs["baseline"].append(run_child("baseline_steps", dict(steps=args.baseline_steps,
-                                                             warmup=args.baseline_warmup)))
-  cgan_batch = runs["cgan_tf"][0]["examples_per_step"]
-  settings = runs["cgan_tf"][0]["settings"]
+                                                             warmup=args.baseline_warmup, count_flops=True)))
+    # At cgan_tf's batch (known after its first run) unless asked otherwise: same images per D update.
+    equal_batch = equal_batch or runs["cgan_tf"][0]["batch_size"]
+    runs["baseline_equal"].append(run_child("baseline_steps", dict(
+        steps=args.baseline_steps, warmup=args.baseline_warmup, batch_size=equal_batch, d_batch=equal_batch,
+        count_flops=True)))
+  first = {name: runs[name][0] for name in names}
+  cgan_batch = first["cgan_tf"]["batch_size"]
+  settings = first["cgan_tf"]["settings"]
   from tools.benchmarks.children import SOURCE_RECIPE  # Light: imports no TensorFlow.
   differences = {name: value for name, value in settings.items() if value != SOURCE_RECIPE[name]}
-  print_header("Throughput at identical architecture", [
+  flops = {name: first[name]["step_flops"] for name in names}
+  equal_flops = abs(flops["cgan_tf"] - flops["baseline_equal"]) <= 1e-6 * flops["cgan_tf"]
+  source = first["baseline"]
+  print_header("Throughput at identical architecture and at equal work", [
       f"cgan_tf settings: {', '.join(f'{k}={v}' for k, v in settings.items())}: "
       + (f"**differ from the source's recipe in {', '.join(differences)}**" if differences
          else "the source's recipe (identical networks, optimizer and batch)."),
-      f"cgan_tf: `{os.path.relpath(flagfile)}` through `cgan_tf.train.train`, steps {args.warmup}..{args.steps} "
-      f"timed by a Keras callback (checkpoints, grids and summaries off). One step = one D update on "
-      f"{cgan_batch} real and {cgan_batch} fake images, then one G update on {cgan_batch}.",
-      f"Baseline: tools/baseline_source_cgan.py (the source's loop, Keras 3 fix only), "
-      f"{args.baseline_warmup} warm-up steps, then {args.baseline_steps} timed. One step = D.train_on_batch "
-      f"on 64 real, G.predict + D.train_on_batch on 64 fakes, gan.train_on_batch on 128.",
-      f"So a cgan_tf step consumes {cgan_batch} real images and the baseline's 64; both make one G update "
-      f"per step. Runs alternate cgan_tf, baseline, ... in fresh processes; median of {args.repeats} each."])
-  medians = {name: {key: median([r[key] for r in results]) for key in
-                    ("steps_per_second", "images_per_second", "g_updates_per_second")}
-             for name, results in runs.items()}
+      f"**cgan_tf** (`{os.path.relpath(flagfile)}` through `cgan_tf.train.train`, steps {args.warmup}..{args.steps} "
+      f"timed by a Keras callback; checkpoints, grids and summaries off), one step: "
+      f"{first['cgan_tf']['step_description']}.",
+      f"**baseline (source loop)** (tools/baseline_source_cgan.py, the source's loop with the Keras 3 fix "
+      f"only; {args.baseline_warmup} warm-up steps, then {args.baseline_steps} timed), one step: "
+      f"{describe_baseline_step(source['d_batch'], source['batch_size'])}.",
+      f"**baseline at equal work** (the same with `--d_batch={equal_batch}` and batch {equal_batch}), one "
+      f"step: {describe_baseline_step(equal_batch, first['baseline_equal']['batch_size'])}.",
+      ("At equal work both sides do the same layer arithmetic per step "
+       f"({flops['cgan_tf'] / 1e9:.2f} GFLOP by the counting rule below); what still differs is the engine: "
+       "one compiled graph per step with noise drawn inside it (cgan_tf) against three `*_on_batch` calls and "
+       "a `predict` with numpy inputs, D's Adam update once per step (cgan_tf: real and fake gradients summed) "
+       "or once per D batch (baseline), and D's last layer: a logit with a from-logits loss (cgan_tf) or a "
+       "sigmoid with binary cross-entropy (baseline). So steps/s of cgan_tf over the equal-work baseline is "
+       "the engine ratio.") if equal_flops else
+      (f"**The layer arithmetic per step differs** (cgan_tf {flops['cgan_tf'] / 1e9:.2f} GFLOP, equal-work "
+       f"baseline {flops['baseline_equal'] / 1e9:.2f} GFLOP: the flagfile is not the source's recipe or not the "
+       "alternating scheme), so compare achieved GFLOP/s, not steps/s."),
+      f"Counting rule: {flops_lib.COUNTING_RULE}",
+      f"Runs alternate cgan_tf, baseline, baseline at equal work, ... in fresh processes; median of "
+      f"{args.repeats} each."])
+  keys = ("steps_per_second", "images_per_second", "g_updates_per_second")
+  medians = {name: {key: median([r[key] for r in runs[name]]) for key in keys} for name in names}
+  labels = {"cgan_tf": "cgan_tf", "baseline": "baseline (source loop)",
+            "baseline_equal": f"baseline at equal work (--d_batch={equal_batch})"}
   rows = []
-  for name, label in (("cgan_tf", "cgan_tf"), ("baseline", "baseline (source loop)")):
+  for name in names:
     m = medians[name]
-    rows.append([label, runs[name][0]["examples_per_step"], fmt(m["steps_per_second"]),
-                 f"{1000 / m['steps_per_second']:.0f}", fmt(m["images_per_second"], 0),
-                 fmt(m["g_updates_per_second"]),
-                 ", ".join(f"{r['images_per_second']:.0f}" for r in runs[name])])
-  ratio = {key: medians["cgan_tf"][key] / medians["baseline"][key]
-           for key in ("images_per_second", "g_updates_per_second")}
-  rows.append(["**cgan_tf / baseline**", "", "", "", f"**{ratio['images_per_second']:.2f}x**",
-               f"**{ratio['g_updates_per_second']:.2f}x**", ""])
-  print(markdown_table(["implementation", "real images/step", "steps/s", "ms/step", "real images/s",
-                        "G updates/s", "each run's real images/s"], rows, "lrrrrrl"))
+    r = first[name]
+    d_images = r["examples_per_step"]
+    g_batch = r["batch_size"]
+    rows.append([labels[name], f"{d_images} + {d_images} / {g_batch}", f"{flops[name] / 1e9:.2f}",
+                 fmt(m["steps_per_second"]), f"{1000 / m['steps_per_second']:.0f}",
+                 f"{flops[name] * m['steps_per_second'] / 1e9:.1f}", fmt(m["images_per_second"], 0),
+                 fmt(m["g_updates_per_second"]), ", ".join(f"{x['steps_per_second']:.2f}" for x in runs[name])])
+  print(markdown_table(["implementation", "D real + fake / G batch per step", "GFLOP/step", "steps/s",
+                        "ms/step", "achieved GFLOP/s", "real images/s", "G updates/s", "each run's steps/s"],
+                       rows, "llrrrrrrl"))
+  engine = medians["cgan_tf"]["steps_per_second"] / medians["baseline_equal"]["steps_per_second"]
+  achieved = {name: flops[name] * medians[name]["steps_per_second"] for name in names}
+  images = medians["cgan_tf"]["images_per_second"] / medians["baseline"]["images_per_second"]
+  g_updates = medians["cgan_tf"]["g_updates_per_second"] / medians["baseline"]["g_updates_per_second"]
+  print()
+  if equal_flops:
+    print(f"**Engine ratio, cgan_tf / baseline at equal work, steps/s: {engine:.2f}x** "
+          f"(same GFLOP per step, so also the ratio of achieved GFLOP/s).")
+  else:
+    print(f"**Achieved GFLOP/s, cgan_tf / baseline at equal work: "
+          f"{achieved['cgan_tf'] / achieved['baseline_equal']:.2f}x** (steps/s: {engine:.2f}x, but the steps "
+          f"differ in work).")
+  print(f"\nAgainst the source loop as it runs (D on {source['d_batch']} + {source['d_batch']} images): real "
+        f"images/s {images:.2f}x (counts images consumed by D, not work: a cgan_tf step is "
+        f"{flops['cgan_tf'] / flops['baseline']:.2f}x the source's arithmetic), G updates/s = steps/s "
+        f"{g_updates:.2f}x, achieved GFLOP/s {achieved['cgan_tf'] / achieved['baseline']:.2f}x.")
 
 
 # --- time to quality -----------------------------------------------------------------------------
@@ -360,6 +421,50 @@ def scaling(args) -> None:
                        [row("x".join(str(d) for d in r["image_shape"]), r) for r in by_size]))
 
 
+# --- profile -------------------------------------------------------------------------------------
+
+
+def profile(args) -> None:
+  """Where a step's time goes: the TF profiler's op self times over a few traced steps, by category."""
+  resolve(args, dict(warmup=15, trace_steps=5, top=25), dict(warmup=4, trace_steps=2, top=12))
+  flagfile = flagfile_path(args.flagfile)
+  result = run_child("profile_steps", dict(flagfile=flagfile, flags=[], precision=args.precision, xla=args.xla,
+                                           warmup=args.warmup, trace_steps=args.trace_steps,
+                                           timed=args.trace_steps))
+  framework = result["framework"]
+  print_header("Where a step's time goes", [
+      f"cgan_tf `{os.path.relpath(flagfile)}` ({result['network']}, batch {result['batch_size']}, precision "
+      f"{result['precision']}, --xla={result['xla']}), one fresh process: {args.warmup} steps untraced, then "
+      f"{args.trace_steps} traced with `tf.profiler.experimental.start/stop` (checkpoints, grids and summaries "
+      f"off). One step: {result['step_description']}.",
+      f"Wall time per step: {result['unprofiled_ms_per_step']:.0f} ms without the profiler (the last "
+      f"{result['timed_steps']} untraced steps), {result['traced_ms_per_step']:.0f} ms while tracing. Op self "
+      f"time summed over threads: {framework['total_ms_per_step']:.0f} ms per step (TF's intra-op threads work "
+      f"inside an op's time; inter-op parallelism can make the sum exceed the wall time). Shares are of "
+      f"that sum. tf.data's iterator events (on the pipeline's own threads, overlapping the step, waits "
+      f"included) are not in it: {framework['input_pipeline_ms_per_step']:.0f} ms per step.",
+      "Read with TF's own converter (`_pywrap_profiler_plugin.xspace_to_tools_data`, tool "
+      "\"framework_op_stats\") from the trace's .xplane.pb; under XLA the compiled cluster is one op, broken "
+      "down below by the HLO instruction events of the XSpace proto. Categories by op type and name "
+      "(tools/benchmarks/op_profile.py); transposed convolutions run as Conv2DBackpropInput."])
+  print(markdown_table(["category", "ms/step", "share"],
+                       [[name, f"{ms:.1f}", f"{share:.1%}"] for name, ms, share in framework["categories"]]))
+  print()
+  print(markdown_table(["op type", "category", "calls/step", "ms/step", "share"],
+                       [[name, category, f"{calls:g}", f"{ms:.1f}", f"{share:.1%}"]
+                        for name, ms, share, calls, category in framework["types"][:args.top]], "llrrr"))
+  if "hlo" in result:
+    hlo = result["hlo"]
+    print(f"\nInside the XLA cluster: HLO instructions' self time, {hlo['total_ms_per_step']:.0f} ms per step "
+          f"summed over threads (the TF op that produced each, from the compiled module's metadata).\n")
+    print(markdown_table(["category", "ms/step", "share"],
+                         [[name, f"{ms:.1f}", f"{share:.1%}"] for name, ms, share in hlo["categories"]]))
+    print()
+    print(markdown_table(["HLO instruction (opcode, from TF op)", "category", "runs/step", "ms/step", "share"],
+                         [[name, category, f"{calls:g}", f"{ms:.1f}", f"{share:.1%}"]
+                          for name, ms, share, calls, category in hlo["types"][:args.top]], "llrrr"))
+
+
 # --- command line --------------------------------------------------------------------------------
 
 
@@ -385,8 +490,11 @@ def build_parser() -> argparse.ArgumentParser:
   sub.add_argument("--steps_per_execution", type=int, default=1)
   sub.add_argument("--repeats", type=int, help="runs of each variant, alternating (default 3)")
 
-  sub = add("throughput", throughput, "real images/s and G updates/s: cgan_tf vs the baseline")
+  sub = add("throughput", throughput, "steps/s and GFLOP/s: cgan_tf vs the baseline, as the source runs it "
+            "and at equal work")
   sub.add_argument("--repeats", type=int, help="runs of each, alternating (default 5)")
+  sub.add_argument("--equal_work_batch", type=int, default=0,
+                   help="batch and D batch of the equal-work baseline (default 0: cgan_tf's batch)")
   sub.add_argument("--steps", type=int, help="cgan_tf: steps per run, warm-up included (default 60)")
   sub.add_argument("--warmup", type=int, help="cgan_tf: untimed first steps (default 10)")
   sub.add_argument("--baseline_steps", type=int, help="baseline: timed steps per run (default 30)")
@@ -433,6 +541,15 @@ def build_parser() -> argparse.ArgumentParser:
   sub.add_argument("--steps", type=int, help="steps per run, warm-up included (default 25)")
   sub.add_argument("--warmup", type=int, help="untimed first steps (default 5)")
   sub.add_argument("--synthetic_count", type=int, help="images in each synthetic .npz (default 4096)")
+
+  sub = add("profile", profile, "TF profiler: op self time per step by category (conv, matmul, casts, ...)",
+            PRESET_FLAGFILES)
+  sub.add_argument("--precision", choices=("float32", "mixed_bfloat16", "mixed_float16"),
+                   help="override the preset's precision (default: the preset's)")
+  sub.add_argument("--xla", choices=("on", "off"), help="override the preset's XLA setting (default: the preset's)")
+  sub.add_argument("--warmup", type=int, help="untraced first steps (default 15)")
+  sub.add_argument("--trace_steps", type=int, help="traced steps (default 5)")
+  sub.add_argument("--top", type=int, help="op types listed (default 25)")
   return parser
 
 

@@ -12,7 +12,10 @@ COUNTING_RULE = (
     "(gathers), activations, bias adds, dropout, normalization, losses and optimizer updates are not "
     "counted. An alternating step = G forward for D's fakes + D forward/backward on the real and the "
     "fake batch (D's weight gradients) + G forward/backward with D forward/backward in between (G's weight "
-    "gradients, D's input gradients only), all at the global batch; --d_steps repeats the D part.")
+    "gradients, D's input gradients only), all at the global batch; --d_steps repeats the D part. The "
+    "baseline's step is counted by the same rule: G forward for its fakes, D forward/backward (D's weight "
+    "gradients) on its real and its fake batch, then the combined model: G forward/backward with D "
+    "forward and D's input gradients (D frozen).")
 
 # Layer types whose multiply-adds are counted; any other layer with trainable weights is reported as
 # uncounted rather than silently taken as free.
@@ -153,6 +156,32 @@ def train_step_flops(generator, discriminator, batch_size: int, update_scheme: s
     macs = d_steps * d_part + g_part
   return {"total": 2.0 * macs * batch_size, "generator_forward": 2.0 * g_forward,
           "discriminator_forward": 2.0 * d_forward}
+
+
+def baseline_step_flops(generator, discriminator, d_batch: int, gan_batch: int) -> Dict[str, float]:
+  """FLOPs of one step of tools/baseline_source_cgan.py, by the rule in `COUNTING_RULE`.
+
+  Args:
+    generator: the baseline's G.
+    discriminator: the baseline's D.
+    d_batch: real images, and fakes, per D update (the source: half of `gan_batch`).
+    gan_batch: the combined model's batch (G's update).
+
+  Returns:
+    {"total", "discriminator_updates", "generator_update"} in FLOPs. At d_batch == gan_batch == b the
+    total equals `train_step_flops(generator, discriminator, b)` (alternating, one D step).
+  """
+  g_forward = sum(cost.macs for cost in layer_costs(generator))
+  d_forward = sum(cost.macs for cost in layer_costs(discriminator))
+  d_backward_weights = backward_macs(discriminator, True, set())
+  d_backward_to_image = backward_macs(discriminator, False, {image_input_index(discriminator)})
+  g_backward = backward_macs(generator, True, set())
+  # D.train_on_batch(real), G.predict, D.train_on_batch(fakes): two D passes trained, one G forward.
+  d_part = d_batch * (2 * (d_forward + d_backward_weights) + g_forward)
+  # The combined model with D frozen: D's weight gradients are never asked for, only its input gradients.
+  g_part = gan_batch * (g_forward + d_forward + d_backward_to_image + g_backward)
+  return {"total": 2.0 * (d_part + g_part), "discriminator_updates": 2.0 * d_part,
+          "generator_update": 2.0 * g_part}
 
 
 def profiled_train_step_flops(model, batch_size: int, image_shape) -> float:
