@@ -13,12 +13,14 @@ Markdown section with the machine, the TensorFlow version and the exact command,
   python tools/benchmark.py memory               # peak resident memory of the preset's training process
   python tools/benchmark.py scaling              # step time vs batch size and vs image size
   python tools/benchmark.py profile --flagfile=configs/fmnist.cfg --precision=mixed_bfloat16  # op time by kind
+  python tools/benchmark.py layers --onednn_verbose  # per-layer float32 vs bfloat16, and oneDNN's kernels
   python tools/benchmark.py <subcommand> --quick # a smoke test of the subcommand (minutes, not figures)
 
 The baseline is tools/baseline_source_cgan.py (the source's Fashion-MNIST loop, fixed for Keras 3).
 """
 
 import argparse
+import collections
 import json
 import os
 import sys
@@ -38,11 +40,17 @@ REFERENCE_FLAGFILES = ("configs/fmnist_reference.cfg", "configs/fmnist.cfg")
 PRESET_FLAGFILES = ("configs/fmnist.cfg", "configs/fmnist_reference.cfg")
 FAST_FLAGFILES = ("configs/fmnist_cpu.cfg",) + PRESET_FLAGFILES
 SUBCOMMANDS = ("variants", "throughput", "time_to_quality", "efficiency", "pipeline", "memory", "scaling",
-               "profile")
+               "profile", "layers")
 
 VARIANTS = {
     "f32_1": dict(precision="float32", xla="off", num_cpu_devices=1, strategy="one_device"),
     "mixed16_1": dict(precision="mixed_float16", xla="off", num_cpu_devices=1, strategy="one_device"),
+    "bf16_1": dict(precision="mixed_bfloat16", xla="off", num_cpu_devices=1, strategy="one_device"),
+    # The generator's image layer as a depthwise convolution (--image_conv=depthwise), same function.
+    "f32_dw_1": dict(precision="float32", xla="off", num_cpu_devices=1, strategy="one_device",
+                     image_conv="depthwise"),
+    "bf16_dw_1": dict(precision="mixed_bfloat16", xla="off", num_cpu_devices=1, strategy="one_device",
+                      image_conv="depthwise"),
     "xla_1": dict(precision="float32", xla="on", num_cpu_devices=1, strategy="one_device"),
     "f32_2": dict(precision="float32", xla="off", num_cpu_devices=2, strategy="mirrored"),
     "xla_2": dict(precision="float32", xla="on", num_cpu_devices=2, strategy="mirrored"),
@@ -428,12 +436,14 @@ def profile(args) -> None:
   """Where a step's time goes: the TF profiler's op self times over a few traced steps, by category."""
   resolve(args, dict(warmup=15, trace_steps=5, top=25), dict(warmup=4, trace_steps=2, top=12))
   flagfile = flagfile_path(args.flagfile)
-  result = run_child("profile_steps", dict(flagfile=flagfile, flags=[], precision=args.precision, xla=args.xla,
+  result = run_child("profile_steps", dict(flagfile=flagfile, flags=args.cgan_flag or [], precision=args.precision,
+                                           xla=args.xla,
                                            warmup=args.warmup, trace_steps=args.trace_steps,
                                            timed=args.trace_steps))
   framework = result["framework"]
   print_header("Where a step's time goes", [
-      f"cgan_tf `{os.path.relpath(flagfile)}` ({result['network']}, batch {result['batch_size']}, precision "
+      f"cgan_tf `{os.path.relpath(flagfile)}`{' ' + ' '.join(args.cgan_flag) if args.cgan_flag else ''} "
+      f"({result['network']}, batch {result['batch_size']}, precision "
       f"{result['precision']}, --xla={result['xla']}), one fresh process: {args.warmup} steps untraced, then "
       f"{args.trace_steps} traced with `tf.profiler.experimental.start/stop` (checkpoints, grids and summaries "
       f"off). One step: {result['step_description']}.",
@@ -463,6 +473,119 @@ def profile(args) -> None:
     print(markdown_table(["HLO instruction (opcode, from TF op)", "category", "runs/step", "ms/step", "share"],
                          [[name, category, f"{calls:g}", f"{ms:.1f}", f"{share:.1%}"]
                           for name, ms, share, calls, category in hlo["types"][:args.top]], "llrrr"))
+
+
+# --- layers --------------------------------------------------------------------------------------
+
+LAYER_MODES = {
+    "float32": dict(precision="float32", onednn=True),
+    "bfloat16": dict(precision="bfloat16", onednn=True),
+    "mixed_bfloat16": dict(precision="mixed_bfloat16", onednn=True),
+    "float32_eigen": dict(precision="float32", onednn=False),
+    "bfloat16_eigen": dict(precision="bfloat16", onednn=False),
+}
+
+
+def layers(args) -> None:
+  """Per-layer forward and forward+backward times of a preset's networks: float32 against bfloat16.
+
+  Each mode is a fresh process (alternating over --repeats); bfloat16 is every tensor and weight in
+  bfloat16 (the kernels alone), mixed_bfloat16 Keras's policy (casts included, the float32 layers kept);
+  the _eigen modes run with TF_ENABLE_ONEDNN_OPTS=0. --onednn_verbose adds one process per oneDNN mode with
+  ONEDNN_VERBOSE=1 and lists the primitives (implementation, e.g. brg_conv_fwd:avx512_core_bf16 or
+  jit:avx512_core, and reorders) that ran.
+  """
+  from tools.benchmarks import layer_times  # Light: imports no TensorFlow at module level.
+
+  resolve(args, dict(repeats=3, calls=10, warmup=3, matmul_sizes="1024,2048,4096"),
+          dict(repeats=1, calls=2, warmup=1, matmul_sizes="512,1024"))
+  modes = args.modes.split(",")
+  unknown = sorted(set(modes) - set(LAYER_MODES))
+  if unknown:
+    sys.exit(f"--modes: unknown {', '.join(unknown)}; known: {', '.join(LAYER_MODES)}")
+  flagfile = flagfile_path(args.flagfile)
+  base = dict(flagfile=flagfile, flags=[], batch=args.batch_size, warmup=args.warmup, calls=args.calls,
+              matmul_sizes=[int(n) for n in args.matmul_sizes.split(",") if n])
+  runs = {mode: [] for mode in modes}
+  for _ in range(args.repeats):
+    for mode in modes:
+      runs[mode].append(run_child("layer_times", dict(base, **LAYER_MODES[mode])))
+  verbose = {}
+  if args.onednn_verbose:
+    for mode in modes:
+      if LAYER_MODES[mode]["onednn"]:
+        verbose[mode] = run_child("layer_times", dict(base, verbose=True, calls=max(2, args.calls // 3),
+                                                      **LAYER_MODES[mode]))
+  first = runs[modes[0]][0]
+  batch = first["batch"]
+  print_header("Layers: float32 against bfloat16", [
+      f"The layers of `{os.path.relpath(flagfile)}`'s networks at batch {batch}, each timed on random inputs of "
+      f"the shape and dtype it receives in the network: forward alone, and forward + the gradients of its "
+      f"input and weights. Median of {args.calls} calls (after {args.warmup} untimed) per process, median of "
+      f"{args.repeats} fresh processes per mode, modes alternating. Modes: {layer_times.MODES_NOTE}",
+      "Speed-ups are float32 time / that mode's time (above 1: faster than float32). GFLOP/s: forward + "
+      "backward at 3x the forward FLOPs (input and weight gradients), float32."])
+  keys = [(row["network"], row["name"]) for row in first["rows"]]
+
+  def med(mode, key, field):
+    values = [row[field] for run in runs[mode] for row in run["rows"] if (row["network"], row["name"]) == key]
+    return median(values) if values else float("nan")
+
+  info = {(row["network"], row["name"]): row for row in first["rows"]}
+  others = [mode for mode in modes if mode != "float32"]
+  headers = ["net", "layer", "type", "input", "fwd GFLOP"]
+  for field, label in (("forward_ms", "fwd"), ("forward_backward_ms", "fwd+bwd")):
+    headers += [f"{label} ms {mode}" for mode in modes]
+    if "float32" in modes:
+      headers += [f"{label} speed-up {mode}" for mode in others]
+  if "float32" in modes:
+    headers.append("fwd+bwd GFLOP/s float32")
+  rows = []
+  totals = collections.defaultdict(float)
+  for key in keys:
+    row = info[key]
+    mixed_note = ""
+    if "mixed_bfloat16" in modes:
+      mixed_row = next((r for r in runs["mixed_bfloat16"][0]["rows"] if (r["network"], r["name"]) == key), None)
+      if mixed_row and mixed_row["compute_dtype"] == "float32":
+        mixed_note = " (float32 under mixed)"
+    line = [row["network"], row["name"] + mixed_note, row["type"],
+            "x".join(str(d) for d in row["input_shape"]), f"{row['forward_flops'] / 1e9:.3f}"]
+    for field in ("forward_ms", "forward_backward_ms"):
+      times = {mode: med(mode, key, field) for mode in modes}
+      for mode in modes:
+        totals[(row["network"], field, mode)] += times[mode]
+      line += [f"{times[mode]:.2f}" for mode in modes]
+      if "float32" in modes:
+        line += [f"{times['float32'] / times[mode]:.2f}x" for mode in others]
+    if "float32" in modes:
+      both = med("float32", key, "forward_backward_ms")
+      line.append(f"{3 * row['forward_flops'] / (both / 1000) / 1e9:.1f}" if row["forward_flops"] else "-")
+    rows.append(line)
+  for network in ("G", "D"):
+    line = [f"**{network} total**", "", "", "", ""]
+    for field in ("forward_ms", "forward_backward_ms"):
+      line += [f"{totals[(network, field, mode)]:.2f}" for mode in modes]
+      if "float32" in modes:
+        line += [f"{totals[(network, field, 'float32')] / totals[(network, field, mode)]:.2f}x" for mode in others]
+    if "float32" in modes:
+      line.append("")
+    rows.append(line)
+  print(markdown_table(headers, rows, "llll" + "r" * (len(headers) - 4)))
+  matmul_modes = [mode for mode in modes if runs[mode][0].get("matmul")]
+  if matmul_modes:
+    sizes = list(runs[matmul_modes[0]][0]["matmul"])
+    print(f"\nDense matmul `tf.linalg.matmul` [n, n] x [n, n] in each process's compute dtype, GFLOP/s (best of 3 "
+          f"per process, median over processes):\n")
+    print(markdown_table(["mode (dtype)"] + [f"n={size}" for size in sizes],
+                         [[f"{mode} ({runs[mode][0]['matmul_dtype']})"]
+                          + [f"{median([run['matmul'][size] for run in runs[mode]]) / 1e9:.0f}" for size in sizes]
+                          for mode in matmul_modes]))
+  for mode, result in verbose.items():
+    print(f"\noneDNN primitives executed in the {mode} process (ONEDNN_VERBOSE=1, {max(2, args.calls // 3)} timed "
+          f"calls per measurement plus warm-up), summed, largest first:\n")
+    print(markdown_table(["primitive", "implementation", "direction", "data types", "problem", "runs", "ms"],
+                         [[*row[:5], row[5], f"{row[6]:.1f}"] for row in result["primitives"]], "lllllrr"))
 
 
 # --- command line --------------------------------------------------------------------------------
@@ -542,11 +665,24 @@ def build_parser() -> argparse.ArgumentParser:
   sub.add_argument("--warmup", type=int, help="untimed first steps (default 5)")
   sub.add_argument("--synthetic_count", type=int, help="images in each synthetic .npz (default 4096)")
 
+  sub = add("layers", layers, "per-layer forward/backward times, float32 vs bfloat16 (and Eigen)", PRESET_FLAGFILES)
+  sub.add_argument("--modes", default="float32,bfloat16,mixed_bfloat16",
+                   help="comma-separated: " + ", ".join(LAYER_MODES))
+  sub.add_argument("--batch_size", type=int, default=0, help="batch (default 0: the preset's)")
+  sub.add_argument("--calls", type=int, help="timed calls per measurement, median taken (default 10)")
+  sub.add_argument("--warmup", type=int, help="untimed calls first (default 3)")
+  sub.add_argument("--repeats", type=int, help="fresh processes per mode, alternating (default 3)")
+  sub.add_argument("--matmul_sizes", help="n of the dense matmul rate per mode (default 1024,2048,4096; '' skips)")
+  sub.add_argument("--onednn_verbose", action="store_true",
+                   help="one more process per oneDNN mode with ONEDNN_VERBOSE=1: the primitives that ran")
+
   sub = add("profile", profile, "TF profiler: op self time per step by category (conv, matmul, casts, ...)",
             PRESET_FLAGFILES)
   sub.add_argument("--precision", choices=("float32", "mixed_bfloat16", "mixed_float16"),
                    help="override the preset's precision (default: the preset's)")
   sub.add_argument("--xla", choices=("on", "off"), help="override the preset's XLA setting (default: the preset's)")
+  sub.add_argument("--cgan_flag", action="append",
+                   help="an extra cgan_tf flag, repeatable, e.g. --cgan_flag=--image_conv=depthwise")
   sub.add_argument("--warmup", type=int, help="untraced first steps (default 15)")
   sub.add_argument("--trace_steps", type=int, help="traced steps (default 5)")
   sub.add_argument("--top", type=int, help="op types listed (default 25)")

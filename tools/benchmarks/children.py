@@ -210,6 +210,12 @@ def profile_steps(spec: dict) -> dict:
   return result
 
 
+def _layer_times_module():
+  from tools.benchmarks import layer_times
+
+  return layer_times
+
+
 def _baseline_module():
   from tools import baseline_source_cgan  # Imports Keras: only in the children that run it.
 
@@ -364,6 +370,7 @@ ENTRY_POINTS = {
     "tta_cgan": tta_cgan,
     "tta_baseline": tta_baseline,
     "profile_steps": profile_steps,
+    "layer_times": lambda spec: _layer_times_module().layer_times(spec),
 }
 
 

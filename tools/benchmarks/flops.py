@@ -51,9 +51,18 @@ def _product(values) -> int:
   return result
 
 
+def layer_kind(layer) -> str:
+  """The layer's class name, or that of the first counted class it derives from (cgan_tf's ImageConv2D and
+  SNConv2D are Conv2Ds with the same arithmetic)."""
+  for cls in type(layer).__mro__:
+    if cls.__name__ in COUNTED_TYPES:
+      return cls.__name__
+  return type(layer).__name__
+
+
 def forward_macs(layer, input_shapes: Sequence[tuple], output_shapes: Sequence[tuple]) -> int:
   """Multiply-adds of one example through `layer`, from its input and output shapes (batch excluded)."""
-  kind = type(layer).__name__
+  kind = layer_kind(layer)
   inner = getattr(layer, "layer", None)  # Wrappers such as SpectralNormalization cost their inner layer.
   if inner is not None and type(inner).__name__ in COUNTED_TYPES:
     return forward_macs(inner, input_shapes, output_shapes)
@@ -204,8 +213,8 @@ def profiled_train_step_flops(model, batch_size: int, image_shape) -> float:
   return float(profile.total_float_ops)
 
 
-def matmul_rate(sizes: Sequence[int] = (2048, 4096), repeats: int = 5) -> Dict[int, float]:
-  """This machine's float32 dense matmul rate in TF: FLOP/s of `tf.linalg.matmul`, best of `repeats`.
+def matmul_rate(sizes: Sequence[int] = (2048, 4096), repeats: int = 5, dtype: str = "float32") -> Dict[int, float]:
+  """This machine's dense matmul rate in TF: FLOP/s of `tf.linalg.matmul` in `dtype`, best of `repeats`.
 
   Returns:
     size -> the best rate over the repeats for [size, size] x [size, size] (2 * size**3 FLOPs).
@@ -214,8 +223,8 @@ def matmul_rate(sizes: Sequence[int] = (2048, 4096), repeats: int = 5) -> Dict[i
 
   rates = {}
   for size in sizes:
-    a = tf.random.normal([size, size])
-    b = tf.random.normal([size, size])
+    a = tf.cast(tf.random.normal([size, size]), dtype)
+    b = tf.cast(tf.random.normal([size, size]), dtype)
     product = tf.function(lambda x, y: tf.linalg.matmul(x, y))
     product(a, b).numpy()  # Trace and warm the caches.
     best = float("inf")
