@@ -437,8 +437,7 @@ def profile(args) -> None:
   resolve(args, dict(warmup=15, trace_steps=5, top=25), dict(warmup=4, trace_steps=2, top=12))
   flagfile = flagfile_path(args.flagfile)
   result = run_child("profile_steps", dict(flagfile=flagfile, flags=args.cgan_flag or [], precision=args.precision,
-                                           xla=args.xla,
-                                           warmup=args.warmup, trace_steps=args.trace_steps,
+                                           xla=args.xla, warmup=args.warmup, trace_steps=args.trace_steps,
                                            timed=args.trace_steps))
   framework = result["framework"]
   print_header("Where a step's time goes", [
@@ -447,8 +446,10 @@ def profile(args) -> None:
       f"{result['precision']}, --xla={result['xla']}), one fresh process: {args.warmup} steps untraced, then "
       f"{args.trace_steps} traced with `tf.profiler.experimental.start/stop` (checkpoints, grids and summaries "
       f"off). One step: {result['step_description']}.",
-      f"Wall time per step: {result['unprofiled_ms_per_step']:.0f} ms without the profiler (the last "
-      f"{result['timed_steps']} untraced steps), {result['traced_ms_per_step']:.0f} ms while tracing. Op self "
+      (f"Wall time per step: {result['unprofiled_ms_per_step']:.0f} ms without the profiler (the last "
+       f"{result['timed_steps']} untraced steps), " if result["unprofiled_ms_per_step"] is not None else
+       "Wall time per step: ")
+      + f"{result['traced_ms_per_step']:.0f} ms while tracing. Op self "
       f"time summed over threads: {framework['total_ms_per_step']:.0f} ms per step (TF's intra-op threads work "
       f"inside an op's time; inter-op parallelism can make the sum exceed the wall time). Shares are of "
       f"that sum. tf.data's iterator events (on the pipeline's own threads, overlapping the step, waits "

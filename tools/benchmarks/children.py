@@ -167,10 +167,13 @@ def profile_steps(spec: dict) -> dict:
   overrides = {name: spec[name] for name in ("precision", "xla") if spec.get(name)}
   config = config.replace(**overrides)
   warmup, traced = spec["warmup"], spec["trace_steps"]
-  timed = max(1, min(spec.get("timed", traced), warmup - 1))
   steps_per_execution = config.steps_per_execution
-  if warmup % steps_per_execution or traced % steps_per_execution:
-    raise SystemExit("--warmup and --trace_steps must be multiples of the preset's --steps_per_execution")
+  if warmup % steps_per_execution or traced % steps_per_execution or not warmup or not traced:
+    raise SystemExit("--warmup and --trace_steps must be positive multiples of the preset's "
+                     "--steps_per_execution")
+  # The last untraced steps, timed without the profiler: whole calls, at least one, after the first.
+  timed = min(spec.get("timed", traced), warmup - steps_per_execution)
+  timed -= timed % steps_per_execution
   run_dir = tempfile.mkdtemp(prefix="cgan_tf_profile_")
   logdir = tempfile.mkdtemp(prefix="cgan_tf_trace_")
   marks = {}
@@ -184,7 +187,7 @@ def profile_steps(spec: dict) -> dict:
 
     def on_train_batch_end(self, batch, logs=None):
       self.done += steps_per_execution
-      if self.done in (warmup - timed, warmup + traced):
+      if self.done in (warmup - timed if timed > 0 else -1, warmup + traced):
         if self.done == warmup + traced:
           tf.profiler.experimental.stop()
         marks[self.done] = time.perf_counter()
@@ -203,7 +206,8 @@ def profile_steps(spec: dict) -> dict:
     shutil.rmtree(run_dir, ignore_errors=True)
     shutil.rmtree(logdir, ignore_errors=True)
   result.update(
-      unprofiled_ms_per_step=(marks[warmup] - marks[warmup - timed]) * 1000.0 / timed, timed_steps=timed,
+      unprofiled_ms_per_step=(marks[warmup] - marks[warmup - timed]) * 1000.0 / timed if timed > 0 else None,
+      timed_steps=timed,
       traced_ms_per_step=(marks[warmup + traced] - marks["traced_from"]) * 1000.0 / traced,
       network=config.network, batch_size=config.batch_size, precision=precision, xla=config.xla,
       step_description=describe_step(config))

@@ -75,9 +75,10 @@ def categorize(op_type: str, op_name: str = "", hlo_opcode: str = "") -> str:
     return "optimizer updates"
   if re.search(r"(^|/)(ema|moving_average)(_\d+)?(/|$)", name):
     return "EMA"
-  if "Conv2DBackpropInput" in kind or "Conv2DTranspose" in kind:
+  convolution = kind.startswith(("Conv2D", "Conv3D", "DepthwiseConv2dNative"))
+  if convolution and "BackpropInput" in kind:
     return "conv backprop input (incl. transposed-conv forward)"
-  if "Conv2DBackpropFilter" in kind or "DepthwiseConv2dNativeBackpropFilter" in kind:
+  if convolution and "BackpropFilter" in kind:
     return "conv backprop filter"
   if kind.startswith(("Conv2D", "Conv3D", "DepthwiseConv2dNative")):
     return "convolution forward"
@@ -91,7 +92,7 @@ def categorize(op_type: str, op_name: str = "", hlo_opcode: str = "") -> str:
     return "random numbers"
   if kind in _DATA_TYPES or kind.startswith(("Iterator", "MultiDeviceIterator", "Dataset")):
     return "data / transfer"
-  if kind in _LAYOUT_TYPES or "reorder" in kind.lower():
+  if kind in _LAYOUT_TYPES or op_type in _LAYOUT_TYPES or "reorder" in kind.lower():
     return "layout (Transpose, _MklToTf, reorders, copies)"
   if _ELEMENTWISE.match(kind):
     return "elementwise / casts / reductions"
