@@ -91,28 +91,44 @@ def fmt(value: float, digits: int = 2) -> str:
 
 
 def variants(args) -> None:
-  """Steps/s of cgan_tf's Fashion-MNIST cdcgan under precision, XLA and replica variants."""
+  """Steps/s of cgan_tf's Fashion-MNIST cdcgan under precision, XLA and replica variants.
+
+  Without --flagfile the runs are Config defaults (the reference cdcgan) plus each variant's fields; with
+  it, the preset plus each variant's fields as flags (--batch_size only when given).
+  """
   resolve(args, dict(steps=60, warmup=10, repeats=3), dict(steps=6, warmup=2, repeats=1))
   names = args.variants.split(",")
   unknown = sorted(set(names) - set(VARIANTS))
   if unknown:
     sys.exit(f"--variants: unknown {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
+  flagfile = flagfile_path(args.flagfile) if args.flagfile else None
   results = {name: [] for name in names}
   for _ in range(args.repeats):
     for name in names:
-      fields = dict(batch_size=args.batch_size, steps_per_execution=args.steps_per_execution, **VARIANTS[name])
-      results[name].append(run_child("cgan_steps", dict(fields=fields, steps=args.steps, warmup=args.warmup)))
+      if flagfile:
+        flags = [f"--{key}={value}" for key, value in VARIANTS[name].items()]
+        flags += [f"--steps_per_execution={args.steps_per_execution}"]
+        flags += [f"--batch_size={args.batch_size}"] if args.batch_size else []
+        spec = cgan_spec(flagfile, args.steps, args.warmup, flags)
+      else:
+        fields = dict(batch_size=args.batch_size or 128, steps_per_execution=args.steps_per_execution,
+                      **VARIANTS[name])
+        spec = dict(fields=fields, steps=args.steps, warmup=args.warmup)
+      results[name].append(run_child("cgan_steps", spec))
+  first = results[names[0]][0]
+  what = (f"`{os.path.relpath(flagfile)}` ({first['network']}) with each variant's settings as flags"
+          if flagfile else "Fashion-MNIST, cdcgan (Config defaults: the reference networks)")
   print_header("Precision, XLA and replicas", [
-      f"Fashion-MNIST, cdcgan, global batch {args.batch_size}, steps {args.warmup}..{args.steps} timed "
-      f"(checkpoints, grids and summaries off), median of {args.repeats}."])
+      f"{what}, global batch {first['batch_size']}, steps {args.warmup}..{args.steps} timed "
+      f"(checkpoints, grids and summaries off), median of {args.repeats} fresh processes, variants alternating."])
   base = median([r["steps_per_second"] for r in results["f32_1"]]) if "f32_1" in results else None
   rows = []
   for name in names:
     rate = median([r["steps_per_second"] for r in results[name]])
     settings = ", ".join(f"{k}={v}" for k, v in VARIANTS[name].items())
-    rows.append([name, settings, fmt(rate), f"{rate * args.batch_size:.0f}",
+    rows.append([name, settings, fmt(rate), f"{1000 / rate:.0f}", f"{rate * first['examples_per_step']:.0f}",
                  f"{rate / base:.2f}x" if base else "-"])
-  print(markdown_table(["variant", "settings", "steps/s", "images/s", "vs f32_1"], rows, "llrrr"))
+  print(markdown_table(["variant", "settings", "steps/s", "ms/step", "images/s", "vs f32_1"], rows, "llrrrr"))
 
 
 # --- throughput ----------------------------------------------------------------------------------
@@ -608,7 +624,10 @@ def build_parser() -> argparse.ArgumentParser:
 
   sub = add("variants", variants, "float32 / mixed precision / XLA / 1 vs 2 replicas", flagfiles=())
   sub.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated: " + ", ".join(VARIANTS))
-  sub.add_argument("--batch_size", type=int, default=128, help="global batch (configs/fmnist_reference.cfg's)")
+  sub.add_argument("--flagfile", help="a cgan_tf preset to run the variants of (default: none, the reference "
+                                      "cdcgan from Config defaults)")
+  sub.add_argument("--batch_size", type=int, default=0,
+                   help="global batch (default 0: 128 without --flagfile, the preset's with it)")
   sub.add_argument("--steps", type=int, help="steps per run, warm-up included (default 60)")
   sub.add_argument("--warmup", type=int, help="untimed first steps (default 10)")
   sub.add_argument("--steps_per_execution", type=int, default=1)
