@@ -52,6 +52,7 @@ class Config:
   g_conditioning: str = "auto"
   d_conditioning: str = "auto"
   spectral_norm: bool = False
+  image_conv: str = "standard"
   noise: str = "normal"
   gp_weight: float = 0.0
   r1_gamma: float = 0.0
@@ -163,6 +164,7 @@ def validate(config: Config) -> Config:
     ConfigError: naming the first flag whose value is invalid and what it allows.
   """
   from cgan_tf import data, distribute, gan, losses, networks, optimizers, schedules  # Owners; late, to keep config light.
+  from cgan_tf import layers as cgan_layers
   from cgan_tf.data import own_images
 
   _check_choice(config, "mode", MODES)
@@ -213,6 +215,7 @@ def validate(config: Config) -> Config:
     value = getattr(config, name)
     _check(0.0 <= value < 1.0, name, f"must be in [0, 1), got {value!r}")
   _check(0.0 <= config.d_dropout < 1.0, "d_dropout", f"must be in [0, 1), got {config.d_dropout!r}")
+  _check_choice(config, "image_conv", cgan_layers.IMAGE_CONVS)
   _check(config.verbose in (0, 1, 2), "verbose", f"must be 0, 1 or 2, got {config.verbose!r}")
   for name in ("checkpoint_every", "sample_every", "log_every"):
     value = getattr(config, name)

@@ -330,13 +330,15 @@ class ConditionalGAN(keras.Model):
       return
     # A function of the checkpointed step, not of Python state: the same on every replica, in a compiled
     # step, and after a resume.
-    decay_now = schedules.ema_decay(step, self.options.ema_decay, self.options.ema_start)
-    decay = tf.cast(decay_now, self.ema_generator.trainable_weights[0].dtype)
-    for average, weight in zip(self.ema_generator.trainable_weights, self.generator.trainable_weights):
-      average.assign(decay * average + (1.0 - decay) * weight)
-    # Normalization statistics are not averaged; the moving average uses the generator's current ones.
-    for average, weight in zip(self.ema_generator.non_trainable_weights, self.generator.non_trainable_weights):
-      average.assign(weight)
+    # A name scope of its own, so a profile can tell these ops from the optimizers' (tools/benchmark.py profile).
+    with tf.name_scope("ema"):
+      decay_now = schedules.ema_decay(step, self.options.ema_decay, self.options.ema_start)
+      decay = tf.cast(decay_now, self.ema_generator.trainable_weights[0].dtype)
+      for average, weight in zip(self.ema_generator.trainable_weights, self.generator.trainable_weights):
+        average.assign(decay * average + (1.0 - decay) * weight)
+      # Normalization statistics are not averaged; the moving average uses the generator's current ones.
+      for average, weight in zip(self.ema_generator.non_trainable_weights, self.generator.non_trainable_weights):
+        average.assign(weight)
 
   def train_step(self, data):
     real_all, labels_all = data

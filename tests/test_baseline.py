@@ -58,3 +58,24 @@ def test_flop_count_of_the_source_networks_follows_the_stated_rule():
   assert counted["total"] == 2 * ((g_macs + 2 * (d_macs + 2 * d_macs)) + (g_macs + d_macs + d_to_image
                                                                        + 2 * g_macs - 100 * 6272))
   assert not flops.uncounted_layers(generator) and not flops.uncounted_layers(discriminator)
+
+
+def test_equal_work_step_counts_the_flops_of_a_cgan_tf_alternating_step():
+  cgan = baseline.SourceCGAN(synthetic_samples(), "fixed", batch_size=8, d_batch=8)
+  generator, discriminator = cgan.g_model, cgan.d_model
+  equal = flops.baseline_step_flops(generator, discriminator, d_batch=8, gan_batch=8)
+  assert equal["total"] == flops.train_step_flops(generator, discriminator, batch_size=8)["total"]
+  # The source's step: D's two updates on half a batch each, the combined update on the full batch.
+  source = flops.baseline_step_flops(generator, discriminator, d_batch=4, gan_batch=8)
+  assert source["generator_update"] == equal["generator_update"]
+  assert 2 * source["discriminator_updates"] == equal["discriminator_updates"]
+
+
+def test_d_batch_sets_the_images_of_each_d_update_and_keeps_the_fix():
+  cgan = baseline.SourceCGAN(synthetic_samples(), "fixed", batch_size=8, d_batch=8)
+  seen = []
+  original = cgan.d_model.train_on_batch
+  cgan.d_model.train_on_batch = lambda x, y: seen.append(len(y)) or original(x, y)
+  assert baseline.check_updates(cgan).ok
+  assert seen == [8, 8]
+  assert baseline.SourceCGAN(synthetic_samples(), "fixed", batch_size=8).d_batch == 4

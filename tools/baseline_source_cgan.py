@@ -22,9 +22,16 @@ compile-time freeze that Keras 2 gave the source), and the random labels are int
 so nothing retraces. `--check` proves it on one step: D's weights change in both D updates and not in the
 combined update, and G's change in the combined update.
 
+`--d_batch` (benchmarks only; the source's loop leaves it at half the batch) sets how many real images and
+how many fakes each D update takes. At `--d_batch` equal to the batch a step does the arithmetic of a
+cgan_tf alternating step at that batch: G forward on d_batch noise, D forward and backward (weight
+gradients) on d_batch real and d_batch fake images, then G forward, D forward, D's input gradients and
+G's backward on the full batch.
+
   python tools/baseline_source_cgan.py --check                      # the update check, fixed port
   python tools/baseline_source_cgan.py --check --variant=literal    # ... fails: D never changes
   python tools/baseline_source_cgan.py --epochs=100                 # the source's full run (hours on CPU)
+  python tools/baseline_source_cgan.py --steps=50 --d_batch=128      # D on 128 real + 128 fakes per step
 """
 
 import argparse
@@ -144,18 +151,24 @@ class SourceCGAN:
     dataset: [images float32 [N, 28, 28, 1] in [-1, 1], labels int [N]], as `load_real_samples` returns.
     variant: 'fixed' (the benchmark baseline), 'literal' (the source as written) or
       'traced_before_freezing' (D's train function traced on one real half-batch before D is frozen).
-    batch_size: the full batch of the combined update; each D update gets half of it.
+    batch_size: the full batch of the combined update; each D update gets half of it unless `d_batch`.
     seed: seeds Keras's initializers and the numpy sampling.
+    d_batch: real images, and fakes, per D update; None is the source's half batch. The full batch gives
+      the per-step arithmetic of cgan_tf's alternating step (the equal-work throughput figure).
   """
 
-  def __init__(self, dataset, variant: str = "fixed", batch_size: int = BATCH_SIZE, seed: int = 0):
+  def __init__(self, dataset, variant: str = "fixed", batch_size: int = BATCH_SIZE, seed: int = 0,
+               d_batch: Optional[int] = None):
     if variant not in VARIANTS:
       raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+    if d_batch is not None and d_batch <= 0:
+      raise ValueError(f"d_batch must be positive, got {d_batch}")
     keras.utils.set_random_seed(seed)
     self.dataset = dataset
     self.variant = variant
     self.batch_size = batch_size
     self.half_batch = batch_size // 2
+    self.d_batch = self.half_batch if d_batch is None else d_batch
     self.rng = np.random.RandomState(seed)
     # int32 like the real labels, so D's train function keeps one trace for real and fake batches.
     self.label_dtype = np.int32 if variant == "fixed" else None
@@ -163,7 +176,7 @@ class SourceCGAN:
     self.g_model = define_generator(LATENT_DIM)
     if variant == "traced_before_freezing":
       # What a first Keras 3 fix tends to do: make D's function trace while D is still trainable.
-      [x_real, labels_real], y_real = generate_real_samples(dataset, self.half_batch, self.rng)
+      [x_real, labels_real], y_real = generate_real_samples(dataset, self.d_batch, self.rng)
       self.d_model.train_on_batch([x_real, labels_real], y_real)
     self.gan_model = define_gan(self.g_model, self.d_model)
 
@@ -179,11 +192,11 @@ class SourceCGAN:
       on_phase_end: called with each of `PHASES` after that update (for `check_updates`).
     """
     self._set_d_trainable(True)
-    [x_real, labels_real], y_real = generate_real_samples(self.dataset, self.half_batch, self.rng)
+    [x_real, labels_real], y_real = generate_real_samples(self.dataset, self.d_batch, self.rng)
     d_loss1, _ = self.d_model.train_on_batch([x_real, labels_real], y_real)
     if on_phase_end:
       on_phase_end("d_real")
-    [x_fake, labels], y_fake = generate_fake_samples(self.g_model, LATENT_DIM, self.half_batch, self.rng,
+    [x_fake, labels], y_fake = generate_fake_samples(self.g_model, LATENT_DIM, self.d_batch, self.rng,
                                                      self.label_dtype)
     d_loss2, _ = self.d_model.train_on_batch([x_fake, labels], y_fake)
     if on_phase_end:
@@ -302,6 +315,9 @@ def main(argv=None) -> int:
   parser.add_argument("--variant", choices=VARIANTS, default="fixed")
   parser.add_argument("--data_dir", default=FASHION_MNIST_DIR, help="the Fashion-MNIST IDX files")
   parser.add_argument("--batch_size", type=int, default=BATCH_SIZE)
+  parser.add_argument("--d_batch", type=int, default=0,
+                      help="real images and fakes per D update (0: half the batch, as the source; the batch: "
+                           "the arithmetic of a cgan_tf alternating step)")
   parser.add_argument("--epochs", type=int, default=100)
   parser.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: all epochs)")
   parser.add_argument("--log_every", type=int, default=1, help="print the losses every N steps (source: 1)")
@@ -310,10 +326,11 @@ def main(argv=None) -> int:
                       help="run one step and show which weights each update changed; exit 1 if wrong")
   parser.add_argument("--save", default="", help="save the generator here after training (.keras)")
   args = parser.parse_args(argv)
-  cgan = SourceCGAN(load_real_samples(args.data_dir), args.variant, args.batch_size, args.seed)
+  cgan = SourceCGAN(load_real_samples(args.data_dir), args.variant, args.batch_size, args.seed,
+                    args.d_batch or None)
   if args.check:
     check = check_updates(cgan)
-    print(f"variant {args.variant}, batch {args.batch_size}, Keras {keras.__version__}\n")
+    print(f"variant {args.variant}, batch {args.batch_size}, D batch {cgan.d_batch}, Keras {keras.__version__}\n")
     print(check.table())
     print("\nOK: D learns in both D updates, G alone in the combined update" if check.ok
           else "\nFAILED:\n  " + "\n  ".join(check.failures()))

@@ -6,18 +6,21 @@ drift in the machine's speed touches all alike, and the median is reported. Each
 Markdown section with the machine, the TensorFlow version and the exact command, ready for BENCHMARKS.md.
 
   python tools/benchmark.py                      # precision / XLA / replica variants (= variants)
-  python tools/benchmark.py throughput           # real images/s and G updates/s: cgan_tf vs the baseline
+  python tools/benchmark.py throughput           # steps/s, GFLOP/s: cgan_tf vs the baseline, also at equal work
   python tools/benchmark.py time_to_quality --flagfile=configs/fmnist_cpu.cfg --budget_minutes=120
   python tools/benchmark.py efficiency           # step FLOPs / step time vs this machine's matmul rate
   python tools/benchmark.py pipeline             # tf.data alone vs what training consumes
   python tools/benchmark.py memory               # peak resident memory of the preset's training process
   python tools/benchmark.py scaling              # step time vs batch size and vs image size
+  python tools/benchmark.py profile --flagfile=configs/fmnist.cfg --precision=mixed_bfloat16  # op time by kind
+  python tools/benchmark.py layers --onednn_verbose  # per-layer float32 vs bfloat16, and oneDNN's kernels
   python tools/benchmark.py <subcommand> --quick # a smoke test of the subcommand (minutes, not figures)
 
 The baseline is tools/baseline_source_cgan.py (the source's Fashion-MNIST loop, fixed for Keras 3).
 """
 
 import argparse
+import collections
 import json
 import os
 import sys
@@ -36,11 +39,18 @@ REFERENCE_FLAGFILES = ("configs/fmnist_reference.cfg", "configs/fmnist.cfg")
 # The Fashion-MNIST preset users run, and the fast CPU preset time to quality is about.
 PRESET_FLAGFILES = ("configs/fmnist.cfg", "configs/fmnist_reference.cfg")
 FAST_FLAGFILES = ("configs/fmnist_cpu.cfg",) + PRESET_FLAGFILES
-SUBCOMMANDS = ("variants", "throughput", "time_to_quality", "efficiency", "pipeline", "memory", "scaling")
+SUBCOMMANDS = ("variants", "throughput", "time_to_quality", "efficiency", "pipeline", "memory", "scaling",
+               "profile", "layers")
 
 VARIANTS = {
     "f32_1": dict(precision="float32", xla="off", num_cpu_devices=1, strategy="one_device"),
     "mixed16_1": dict(precision="mixed_float16", xla="off", num_cpu_devices=1, strategy="one_device"),
+    "bf16_1": dict(precision="mixed_bfloat16", xla="off", num_cpu_devices=1, strategy="one_device"),
+    # The generator's image layer as a depthwise convolution (--image_conv=depthwise), same function.
+    "f32_dw_1": dict(precision="float32", xla="off", num_cpu_devices=1, strategy="one_device",
+                     image_conv="depthwise"),
+    "bf16_dw_1": dict(precision="mixed_bfloat16", xla="off", num_cpu_devices=1, strategy="one_device",
+                      image_conv="depthwise"),
     "xla_1": dict(precision="float32", xla="on", num_cpu_devices=1, strategy="one_device"),
     "f32_2": dict(precision="float32", xla="off", num_cpu_devices=2, strategy="mirrored"),
     "xla_2": dict(precision="float32", xla="on", num_cpu_devices=2, strategy="mirrored"),
@@ -81,75 +91,150 @@ def fmt(value: float, digits: int = 2) -> str:
 
 
 def variants(args) -> None:
-  """Steps/s of cgan_tf's Fashion-MNIST cdcgan under precision, XLA and replica variants."""
+  """Steps/s of cgan_tf's Fashion-MNIST cdcgan under precision, XLA and replica variants.
+
+  Without --flagfile the runs are Config defaults (the reference cdcgan) plus each variant's fields; with
+  it, the preset plus each variant's fields as flags (--batch_size only when given).
+  """
   resolve(args, dict(steps=60, warmup=10, repeats=3), dict(steps=6, warmup=2, repeats=1))
   names = args.variants.split(",")
   unknown = sorted(set(names) - set(VARIANTS))
   if unknown:
     sys.exit(f"--variants: unknown {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
+  flagfile = flagfile_path(args.flagfile) if args.flagfile else None
   results = {name: [] for name in names}
   for _ in range(args.repeats):
     for name in names:
-      fields = dict(batch_size=args.batch_size, steps_per_execution=args.steps_per_execution, **VARIANTS[name])
-      results[name].append(run_child("cgan_steps", dict(fields=fields, steps=args.steps, warmup=args.warmup)))
+      if flagfile:
+        flags = [f"--{key}={value}" for key, value in VARIANTS[name].items()]
+        flags += [f"--steps_per_execution={args.steps_per_execution}"]
+        flags += [f"--batch_size={args.batch_size}"] if args.batch_size else []
+        spec = cgan_spec(flagfile, args.steps, args.warmup, flags)
+      else:
+        fields = dict(batch_size=args.batch_size or 128, steps_per_execution=args.steps_per_execution,
+                      **VARIANTS[name])
+        spec = dict(fields=fields, steps=args.steps, warmup=args.warmup)
+      results[name].append(run_child("cgan_steps", spec))
+  first = results[names[0]][0]
+  what = (f"`{os.path.relpath(flagfile)}` ({first['network']}) with each variant's settings as flags"
+          if flagfile else "Fashion-MNIST, cdcgan (Config defaults: the reference networks)")
   print_header("Precision, XLA and replicas", [
-      f"Fashion-MNIST, cdcgan, global batch {args.batch_size}, steps {args.warmup}..{args.steps} timed "
-      f"(checkpoints, grids and summaries off), median of {args.repeats}."])
+      f"{what}, global batch {first['batch_size']}, steps {args.warmup}..{args.steps} timed "
+      f"(checkpoints, grids and summaries off), median of {args.repeats} fresh processes, variants alternating."])
   base = median([r["steps_per_second"] for r in results["f32_1"]]) if "f32_1" in results else None
   rows = []
   for name in names:
     rate = median([r["steps_per_second"] for r in results[name]])
     settings = ", ".join(f"{k}={v}" for k, v in VARIANTS[name].items())
-    rows.append([name, settings, fmt(rate), f"{rate * args.batch_size:.0f}",
+    rows.append([name, settings, fmt(rate), f"{1000 / rate:.0f}", f"{rate * first['examples_per_step']:.0f}",
                  f"{rate / base:.2f}x" if base else "-"])
-  print(markdown_table(["variant", "settings", "steps/s", "images/s", "vs f32_1"], rows, "llrrr"))
+  print(markdown_table(["variant", "settings", "steps/s", "ms/step", "images/s", "vs f32_1"], rows, "llrrrr"))
 
 
 # --- throughput ----------------------------------------------------------------------------------
 
 
+def describe_baseline_step(d_batch: int, batch: int) -> str:
+  """What one step of tools/baseline_source_cgan.py computes, in words."""
+  predict_calls = -(-d_batch // 32)
+  return (f"D.train_on_batch on {d_batch} real images; G.predict on {d_batch} noise vectors (Keras's default "
+          f"predict batch of 32: {predict_calls} call{'s' if predict_calls > 1 else ''} of G); D.train_on_batch "
+          f"on those {d_batch} fakes; gan.train_on_batch on {batch} noise vectors (G forward, D forward, D's "
+          f"input gradients with D frozen, G's backward); two Adam updates of D, one of G; numpy noise, labels "
+          f"and real-image indices drawn on the host and copied in")
+
+
 def throughput(args) -> None:
-  """Real images/s and G updates/s, cgan_tf vs the baseline, alternating fresh processes."""
+  """Steps/s and achieved GFLOP/s: cgan_tf, the source loop, and the source loop at cgan_tf's work per step.
+
+  Three kinds of fresh process alternate: cgan_tf on the flagfile; the baseline as the source runs it
+  (D on half a batch of real images and half a batch of fakes); the baseline with D on a full batch of
+  each (`--d_batch` = cgan_tf's batch), which at the reference recipe does the same arithmetic per step
+  as cgan_tf's alternating step. The headline is cgan_tf / baseline-at-equal-work in steps/s: the engine
+  ratio. Real images/s against the source loop is printed too, labelled as what it counts.
+  """
   resolve(args, dict(repeats=5, steps=60, warmup=10, baseline_steps=30, baseline_warmup=5),
           dict(repeats=2, steps=8, warmup=3, baseline_steps=4, baseline_warmup=2))
   flagfile = flagfile_path(args.flagfile)
-  runs = {"cgan_tf": [], "baseline": []}
+  names = ("cgan_tf", "baseline", "baseline_equal")
+  runs = {name: [] for name in names}
+  equal_batch = args.equal_work_batch
   for _ in range(args.repeats):
-    runs["cgan_tf"].append(run_child("cgan_steps", cgan_spec(flagfile, args.steps, args.warmup)))
+    runs["cgan_tf"].append(run_child("cgan_steps", cgan_spec(flagfile, args.steps, args.warmup,
+                                                             count_flops=True)))
     runs["baseline"].append(run_child("baseline_steps", dict(steps=args.baseline_steps,
-                                                             warmup=args.baseline_warmup)))
-  cgan_batch = runs["cgan_tf"][0]["examples_per_step"]
-  settings = runs["cgan_tf"][0]["settings"]
+                                                             warmup=args.baseline_warmup, count_flops=True)))
+    # At cgan_tf's batch (known after its first run) unless asked otherwise: same images per D update.
+    equal_batch = equal_batch or runs["cgan_tf"][0]["batch_size"]
+    runs["baseline_equal"].append(run_child("baseline_steps", dict(
+        steps=args.baseline_steps, warmup=args.baseline_warmup, batch_size=equal_batch, d_batch=equal_batch,
+        count_flops=True)))
+  first = {name: runs[name][0] for name in names}
+  cgan_batch = first["cgan_tf"]["batch_size"]
+  settings = first["cgan_tf"]["settings"]
   from tools.benchmarks.children import SOURCE_RECIPE  # Light: imports no TensorFlow.
   differences = {name: value for name, value in settings.items() if value != SOURCE_RECIPE[name]}
-  print_header("Throughput at identical architecture", [
+  flops = {name: first[name]["step_flops"] for name in names}
+  equal_flops = abs(flops["cgan_tf"] - flops["baseline_equal"]) <= 1e-6 * flops["cgan_tf"]
+  source = first["baseline"]
+  print_header("Throughput at identical architecture and at equal work", [
       f"cgan_tf settings: {', '.join(f'{k}={v}' for k, v in settings.items())}: "
       + (f"**differ from the source's recipe in {', '.join(differences)}**" if differences
          else "the source's recipe (identical networks, optimizer and batch)."),
-      f"cgan_tf: `{os.path.relpath(flagfile)}` through `cgan_tf.train.train`, steps {args.warmup}..{args.steps} "
-      f"timed by a Keras callback (checkpoints, grids and summaries off). One step = one D update on "
-      f"{cgan_batch} real and {cgan_batch} fake images, then one G update on {cgan_batch}.",
-      f"Baseline: tools/baseline_source_cgan.py (the source's loop, Keras 3 fix only), "
-      f"{args.baseline_warmup} warm-up steps, then {args.baseline_steps} timed. One step = D.train_on_batch "
-      f"on 64 real, G.predict + D.train_on_batch on 64 fakes, gan.train_on_batch on 128.",
-      f"So a cgan_tf step consumes {cgan_batch} real images and the baseline's 64; both make one G update "
-      f"per step. Runs alternate cgan_tf, baseline, ... in fresh processes; median of {args.repeats} each."])
-  medians = {name: {key: median([r[key] for r in results]) for key in
-                    ("steps_per_second", "images_per_second", "g_updates_per_second")}
-             for name, results in runs.items()}
+      f"**cgan_tf** (`{os.path.relpath(flagfile)}` through `cgan_tf.train.train`, steps {args.warmup}..{args.steps} "
+      f"timed by a Keras callback; checkpoints, grids and summaries off), one step: "
+      f"{first['cgan_tf']['step_description']}.",
+      f"**baseline (source loop)** (tools/baseline_source_cgan.py, the source's loop with the Keras 3 fix "
+      f"only; {args.baseline_warmup} warm-up steps, then {args.baseline_steps} timed), one step: "
+      f"{describe_baseline_step(source['d_batch'], source['batch_size'])}.",
+      f"**baseline at equal work** (the same with `--d_batch={equal_batch}` and batch {equal_batch}), one "
+      f"step: {describe_baseline_step(equal_batch, first['baseline_equal']['batch_size'])}.",
+      ("At equal work both sides do the same layer arithmetic per step "
+       f"({flops['cgan_tf'] / 1e9:.2f} GFLOP by the counting rule below); what still differs is the engine: "
+       "one compiled graph per step with noise drawn inside it (cgan_tf) against three `*_on_batch` calls and "
+       "a `predict` with numpy inputs, D's Adam update once per step (cgan_tf: real and fake gradients summed) "
+       "or once per D batch (baseline), and D's last layer: a logit with a from-logits loss (cgan_tf) or a "
+       "sigmoid with binary cross-entropy (baseline). So steps/s of cgan_tf over the equal-work baseline is "
+       "the engine ratio.") if equal_flops else
+      (f"**The layer arithmetic per step differs** (cgan_tf {flops['cgan_tf'] / 1e9:.2f} GFLOP, equal-work "
+       f"baseline {flops['baseline_equal'] / 1e9:.2f} GFLOP: the flagfile is not the source's recipe or not the "
+       "alternating scheme), so compare achieved GFLOP/s, not steps/s."),
+      f"Counting rule: {flops_lib.COUNTING_RULE}",
+      f"Runs alternate cgan_tf, baseline, baseline at equal work, ... in fresh processes; median of "
+      f"{args.repeats} each."])
+  keys = ("steps_per_second", "images_per_second", "g_updates_per_second")
+  medians = {name: {key: median([r[key] for r in runs[name]]) for key in keys} for name in names}
+  labels = {"cgan_tf": "cgan_tf", "baseline": "baseline (source loop)",
+            "baseline_equal": f"baseline at equal work (--d_batch={equal_batch})"}
   rows = []
-  for name, label in (("cgan_tf", "cgan_tf"), ("baseline", "baseline (source loop)")):
+  for name in names:
     m = medians[name]
-    rows.append([label, runs[name][0]["examples_per_step"], fmt(m["steps_per_second"]),
-                 f"{1000 / m['steps_per_second']:.0f}", fmt(m["images_per_second"], 0),
-                 fmt(m["g_updates_per_second"]),
-                 ", ".join(f"{r['images_per_second']:.0f}" for r in runs[name])])
-  ratio = {key: medians["cgan_tf"][key] / medians["baseline"][key]
-           for key in ("images_per_second", "g_updates_per_second")}
-  rows.append(["**cgan_tf / baseline**", "", "", "", f"**{ratio['images_per_second']:.2f}x**",
-               f"**{ratio['g_updates_per_second']:.2f}x**", ""])
-  print(markdown_table(["implementation", "real images/step", "steps/s", "ms/step", "real images/s",
-                        "G updates/s", "each run's real images/s"], rows, "lrrrrrl"))
+    r = first[name]
+    d_images = r["examples_per_step"]
+    g_batch = r["batch_size"]
+    rows.append([labels[name], f"{d_images} + {d_images} / {g_batch}", f"{flops[name] / 1e9:.2f}",
+                 fmt(m["steps_per_second"]), f"{1000 / m['steps_per_second']:.0f}",
+                 f"{flops[name] * m['steps_per_second'] / 1e9:.1f}", fmt(m["images_per_second"], 0),
+                 fmt(m["g_updates_per_second"]), ", ".join(f"{x['steps_per_second']:.2f}" for x in runs[name])])
+  print(markdown_table(["implementation", "D real + fake / G batch per step", "GFLOP/step", "steps/s",
+                        "ms/step", "achieved GFLOP/s", "real images/s", "G updates/s", "each run's steps/s"],
+                       rows, "llrrrrrrl"))
+  engine = medians["cgan_tf"]["steps_per_second"] / medians["baseline_equal"]["steps_per_second"]
+  achieved = {name: flops[name] * medians[name]["steps_per_second"] for name in names}
+  images = medians["cgan_tf"]["images_per_second"] / medians["baseline"]["images_per_second"]
+  g_updates = medians["cgan_tf"]["g_updates_per_second"] / medians["baseline"]["g_updates_per_second"]
+  print()
+  if equal_flops:
+    print(f"**Engine ratio, cgan_tf / baseline at equal work, steps/s: {engine:.2f}x** "
+          f"(same GFLOP per step, so also the ratio of achieved GFLOP/s).")
+  else:
+    print(f"**Achieved GFLOP/s, cgan_tf / baseline at equal work: "
+          f"{achieved['cgan_tf'] / achieved['baseline_equal']:.2f}x** (steps/s: {engine:.2f}x, but the steps "
+          f"differ in work).")
+  print(f"\nAgainst the source loop as it runs (D on {source['d_batch']} + {source['d_batch']} images): real "
+        f"images/s {images:.2f}x (counts images consumed by D, not work: a cgan_tf step is "
+        f"{flops['cgan_tf'] / flops['baseline']:.2f}x the source's arithmetic), G updates/s = steps/s "
+        f"{g_updates:.2f}x, achieved GFLOP/s {achieved['cgan_tf'] / achieved['baseline']:.2f}x.")
 
 
 # --- time to quality -----------------------------------------------------------------------------
@@ -360,6 +445,166 @@ def scaling(args) -> None:
                        [row("x".join(str(d) for d in r["image_shape"]), r) for r in by_size]))
 
 
+# --- profile -------------------------------------------------------------------------------------
+
+
+def profile(args) -> None:
+  """Where a step's time goes: the TF profiler's op self times over a few traced steps, by category."""
+  resolve(args, dict(warmup=15, trace_steps=5, top=25), dict(warmup=4, trace_steps=2, top=12))
+  flagfile = flagfile_path(args.flagfile)
+  result = run_child("profile_steps", dict(flagfile=flagfile, flags=args.cgan_flag or [], precision=args.precision,
+                                           xla=args.xla, warmup=args.warmup, trace_steps=args.trace_steps,
+                                           timed=args.trace_steps))
+  framework = result["framework"]
+  print_header("Where a step's time goes", [
+      f"cgan_tf `{os.path.relpath(flagfile)}`{' ' + ' '.join(args.cgan_flag) if args.cgan_flag else ''} "
+      f"({result['network']}, batch {result['batch_size']}, precision "
+      f"{result['precision']}, --xla={result['xla']}), one fresh process: {args.warmup} steps untraced, then "
+      f"{args.trace_steps} traced with `tf.profiler.experimental.start/stop` (checkpoints, grids and summaries "
+      f"off). One step: {result['step_description']}.",
+      (f"Wall time per step: {result['unprofiled_ms_per_step']:.0f} ms without the profiler (the last "
+       f"{result['timed_steps']} untraced steps), " if result["unprofiled_ms_per_step"] is not None else
+       "Wall time per step: ")
+      + f"{result['traced_ms_per_step']:.0f} ms while tracing. Op self "
+      f"time summed over threads: {framework['total_ms_per_step']:.0f} ms per step (TF's intra-op threads work "
+      f"inside an op's time; inter-op parallelism can make the sum exceed the wall time). Shares are of "
+      f"that sum. tf.data's iterator events (on the pipeline's own threads, overlapping the step, waits "
+      f"included) are not in it: {framework['input_pipeline_ms_per_step']:.0f} ms per step.",
+      "Read with TF's own converter (`_pywrap_profiler_plugin.xspace_to_tools_data`, tool "
+      "\"framework_op_stats\") from the trace's .xplane.pb; under XLA the compiled cluster is one op, broken "
+      "down below by the HLO instruction events of the XSpace proto. Categories by op type and name "
+      "(tools/benchmarks/op_profile.py); transposed convolutions run as Conv2DBackpropInput."])
+  print(markdown_table(["category", "ms/step", "share"],
+                       [[name, f"{ms:.1f}", f"{share:.1%}"] for name, ms, share in framework["categories"]]))
+  print()
+  print(markdown_table(["op type", "category", "calls/step", "ms/step", "share"],
+                       [[name, category, f"{calls:g}", f"{ms:.1f}", f"{share:.1%}"]
+                        for name, ms, share, calls, category in framework["types"][:args.top]], "llrrr"))
+  if "hlo" in result:
+    hlo = result["hlo"]
+    print(f"\nInside the XLA cluster: HLO instructions' self time, {hlo['total_ms_per_step']:.0f} ms per step "
+          f"summed over threads (the TF op that produced each, from the compiled module's metadata).\n")
+    print(markdown_table(["category", "ms/step", "share"],
+                         [[name, f"{ms:.1f}", f"{share:.1%}"] for name, ms, share in hlo["categories"]]))
+    print()
+    print(markdown_table(["HLO instruction (opcode, from TF op)", "category", "runs/step", "ms/step", "share"],
+                         [[name, category, f"{calls:g}", f"{ms:.1f}", f"{share:.1%}"]
+                          for name, ms, share, calls, category in hlo["types"][:args.top]], "llrrr"))
+
+
+# --- layers --------------------------------------------------------------------------------------
+
+LAYER_MODES = {
+    "float32": dict(precision="float32", onednn=True),
+    "bfloat16": dict(precision="bfloat16", onednn=True),
+    "mixed_bfloat16": dict(precision="mixed_bfloat16", onednn=True),
+    "float32_eigen": dict(precision="float32", onednn=False),
+    "bfloat16_eigen": dict(precision="bfloat16", onednn=False),
+}
+
+
+def layers(args) -> None:
+  """Per-layer forward and forward+backward times of a preset's networks: float32 against bfloat16.
+
+  Each mode is a fresh process (alternating over --repeats); bfloat16 is every tensor and weight in
+  bfloat16 (the kernels alone), mixed_bfloat16 Keras's policy (casts included, the float32 layers kept);
+  the _eigen modes run with TF_ENABLE_ONEDNN_OPTS=0. --onednn_verbose adds one process per oneDNN mode with
+  ONEDNN_VERBOSE=1 and lists the primitives (implementation, e.g. brg_conv_fwd:avx512_core_bf16 or
+  jit:avx512_core, and reorders) that ran.
+  """
+  from tools.benchmarks import layer_times  # Light: imports no TensorFlow at module level.
+
+  resolve(args, dict(repeats=3, calls=10, warmup=3, matmul_sizes="1024,2048,4096"),
+          dict(repeats=1, calls=2, warmup=1, matmul_sizes="512,1024"))
+  modes = args.modes.split(",")
+  unknown = sorted(set(modes) - set(LAYER_MODES))
+  if unknown:
+    sys.exit(f"--modes: unknown {', '.join(unknown)}; known: {', '.join(LAYER_MODES)}")
+  flagfile = flagfile_path(args.flagfile)
+  base = dict(flagfile=flagfile, flags=[], batch=args.batch_size, warmup=args.warmup, calls=args.calls,
+              matmul_sizes=[int(n) for n in args.matmul_sizes.split(",") if n])
+  runs = {mode: [] for mode in modes}
+  for _ in range(args.repeats):
+    for mode in modes:
+      runs[mode].append(run_child("layer_times", dict(base, **LAYER_MODES[mode])))
+  verbose = {}
+  if args.onednn_verbose:
+    for mode in modes:
+      if LAYER_MODES[mode]["onednn"]:
+        verbose[mode] = run_child("layer_times", dict(base, verbose=True, calls=max(2, args.calls // 3),
+                                                      **LAYER_MODES[mode]))
+  first = runs[modes[0]][0]
+  batch = first["batch"]
+  print_header("Layers: float32 against bfloat16", [
+      f"The layers of `{os.path.relpath(flagfile)}`'s networks at batch {batch}, each timed on random inputs of "
+      f"the shape and dtype it receives in the network: forward alone, and forward + the gradients of its "
+      f"input and weights. Median of {args.calls} calls (after {args.warmup} untimed) per process, median of "
+      f"{args.repeats} fresh processes per mode, modes alternating. Modes: {layer_times.MODES_NOTE}",
+      "Speed-ups are float32 time / that mode's time (above 1: faster than float32). GFLOP/s: forward + "
+      "backward at 3x the forward FLOPs (input and weight gradients), float32."])
+  keys = [(row["network"], row["name"]) for row in first["rows"]]
+
+  def med(mode, key, field):
+    values = [row[field] for run in runs[mode] for row in run["rows"] if (row["network"], row["name"]) == key]
+    return median(values) if values else float("nan")
+
+  info = {(row["network"], row["name"]): row for row in first["rows"]}
+  others = [mode for mode in modes if mode != "float32"]
+  headers = ["net", "layer", "type", "input", "fwd GFLOP"]
+  for field, label in (("forward_ms", "fwd"), ("forward_backward_ms", "fwd+bwd")):
+    headers += [f"{label} ms {mode}" for mode in modes]
+    if "float32" in modes:
+      headers += [f"{label} speed-up {mode}" for mode in others]
+  if "float32" in modes:
+    headers.append("fwd+bwd GFLOP/s float32")
+  rows = []
+  totals = collections.defaultdict(float)
+  for key in keys:
+    row = info[key]
+    mixed_note = ""
+    if "mixed_bfloat16" in modes:
+      mixed_row = next((r for r in runs["mixed_bfloat16"][0]["rows"] if (r["network"], r["name"]) == key), None)
+      if mixed_row and mixed_row["compute_dtype"] == "float32":
+        mixed_note = " (float32 under mixed)"
+    line = [row["network"], row["name"] + mixed_note, row["type"],
+            "x".join(str(d) for d in row["input_shape"]), f"{row['forward_flops'] / 1e9:.3f}"]
+    for field in ("forward_ms", "forward_backward_ms"):
+      times = {mode: med(mode, key, field) for mode in modes}
+      for mode in modes:
+        totals[(row["network"], field, mode)] += times[mode]
+      line += [f"{times[mode]:.2f}" for mode in modes]
+      if "float32" in modes:
+        line += [f"{times['float32'] / times[mode]:.2f}x" for mode in others]
+    if "float32" in modes:
+      both = med("float32", key, "forward_backward_ms")
+      line.append(f"{3 * row['forward_flops'] / (both / 1000) / 1e9:.1f}" if row["forward_flops"] else "-")
+    rows.append(line)
+  for network in ("G", "D"):
+    line = [f"**{network} total**", "", "", "", ""]
+    for field in ("forward_ms", "forward_backward_ms"):
+      line += [f"{totals[(network, field, mode)]:.2f}" for mode in modes]
+      if "float32" in modes:
+        line += [f"{totals[(network, field, 'float32')] / totals[(network, field, mode)]:.2f}x" for mode in others]
+    if "float32" in modes:
+      line.append("")
+    rows.append(line)
+  print(markdown_table(headers, rows, "llll" + "r" * (len(headers) - 4)))
+  matmul_modes = [mode for mode in modes if runs[mode][0].get("matmul")]
+  if matmul_modes:
+    sizes = list(runs[matmul_modes[0]][0]["matmul"])
+    print(f"\nDense matmul `tf.linalg.matmul` [n, n] x [n, n] in each process's compute dtype, GFLOP/s (best of 3 "
+          f"per process, median over processes):\n")
+    print(markdown_table(["mode (dtype)"] + [f"n={size}" for size in sizes],
+                         [[f"{mode} ({runs[mode][0]['matmul_dtype']})"]
+                          + [f"{median([run['matmul'][size] for run in runs[mode]]) / 1e9:.0f}" for size in sizes]
+                          for mode in matmul_modes]))
+  for mode, result in verbose.items():
+    print(f"\noneDNN primitives executed in the {mode} process (ONEDNN_VERBOSE=1, {max(2, args.calls // 3)} timed "
+          f"calls per measurement plus warm-up), summed, largest first:\n")
+    print(markdown_table(["primitive", "implementation", "direction", "data types", "problem", "runs", "ms"],
+                         [[*row[:5], row[5], f"{row[6]:.1f}"] for row in result["primitives"]], "lllllrr"))
+
+
 # --- command line --------------------------------------------------------------------------------
 
 
@@ -379,14 +624,20 @@ def build_parser() -> argparse.ArgumentParser:
 
   sub = add("variants", variants, "float32 / mixed precision / XLA / 1 vs 2 replicas", flagfiles=())
   sub.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated: " + ", ".join(VARIANTS))
-  sub.add_argument("--batch_size", type=int, default=128, help="global batch (configs/fmnist_reference.cfg's)")
+  sub.add_argument("--flagfile", help="a cgan_tf preset to run the variants of (default: none, the reference "
+                                      "cdcgan from Config defaults)")
+  sub.add_argument("--batch_size", type=int, default=0,
+                   help="global batch (default 0: 128 without --flagfile, the preset's with it)")
   sub.add_argument("--steps", type=int, help="steps per run, warm-up included (default 60)")
   sub.add_argument("--warmup", type=int, help="untimed first steps (default 10)")
   sub.add_argument("--steps_per_execution", type=int, default=1)
   sub.add_argument("--repeats", type=int, help="runs of each variant, alternating (default 3)")
 
-  sub = add("throughput", throughput, "real images/s and G updates/s: cgan_tf vs the baseline")
+  sub = add("throughput", throughput, "steps/s and GFLOP/s: cgan_tf vs the baseline, as the source runs it "
+            "and at equal work")
   sub.add_argument("--repeats", type=int, help="runs of each, alternating (default 5)")
+  sub.add_argument("--equal_work_batch", type=int, default=0,
+                   help="batch and D batch of the equal-work baseline (default 0: cgan_tf's batch)")
   sub.add_argument("--steps", type=int, help="cgan_tf: steps per run, warm-up included (default 60)")
   sub.add_argument("--warmup", type=int, help="cgan_tf: untimed first steps (default 10)")
   sub.add_argument("--baseline_steps", type=int, help="baseline: timed steps per run (default 30)")
@@ -433,6 +684,28 @@ def build_parser() -> argparse.ArgumentParser:
   sub.add_argument("--steps", type=int, help="steps per run, warm-up included (default 25)")
   sub.add_argument("--warmup", type=int, help="untimed first steps (default 5)")
   sub.add_argument("--synthetic_count", type=int, help="images in each synthetic .npz (default 4096)")
+
+  sub = add("layers", layers, "per-layer forward/backward times, float32 vs bfloat16 (and Eigen)", PRESET_FLAGFILES)
+  sub.add_argument("--modes", default="float32,bfloat16,mixed_bfloat16",
+                   help="comma-separated: " + ", ".join(LAYER_MODES))
+  sub.add_argument("--batch_size", type=int, default=0, help="batch (default 0: the preset's)")
+  sub.add_argument("--calls", type=int, help="timed calls per measurement, median taken (default 10)")
+  sub.add_argument("--warmup", type=int, help="untimed calls first (default 3)")
+  sub.add_argument("--repeats", type=int, help="fresh processes per mode, alternating (default 3)")
+  sub.add_argument("--matmul_sizes", help="n of the dense matmul rate per mode (default 1024,2048,4096; '' skips)")
+  sub.add_argument("--onednn_verbose", action="store_true",
+                   help="one more process per oneDNN mode with ONEDNN_VERBOSE=1: the primitives that ran")
+
+  sub = add("profile", profile, "TF profiler: op self time per step by category (conv, matmul, casts, ...)",
+            PRESET_FLAGFILES)
+  sub.add_argument("--precision", choices=("float32", "mixed_bfloat16", "mixed_float16"),
+                   help="override the preset's precision (default: the preset's)")
+  sub.add_argument("--xla", choices=("on", "off"), help="override the preset's XLA setting (default: the preset's)")
+  sub.add_argument("--cgan_flag", action="append",
+                   help="an extra cgan_tf flag, repeatable, e.g. --cgan_flag=--image_conv=depthwise")
+  sub.add_argument("--warmup", type=int, help="untraced first steps (default 15)")
+  sub.add_argument("--trace_steps", type=int, help="traced steps (default 5)")
+  sub.add_argument("--top", type=int, help="op types listed (default 25)")
   return parser
 
 

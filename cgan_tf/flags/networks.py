@@ -3,6 +3,7 @@
 from absl import flags
 
 from cgan_tf import config as config_lib
+from cgan_tf import layers as cgan_layers
 from cgan_tf import networks
 from cgan_tf import rng
 
@@ -32,5 +33,11 @@ flags.DEFINE_enum("d_conditioning", _DEFAULTS.d_conditioning, networks.D_CONDITI
                   "(Miyato & Koyama 2018).")
 flags.DEFINE_bool("spectral_norm", _DEFAULTS.spectral_norm, "Spectral normalization of every discriminator "
                   "weight (Miyato et al. 2018).")
+flags.DEFINE_enum("image_conv", _DEFAULTS.image_conv, cgan_layers.IMAGE_CONVS,
+                  "How the generator's image layer (cdcgan's 7x7 and resnet's 3x3 convolution to the image's "
+                  "channels) is computed; same weights and function either way. depthwise: a depthwise "
+                  "convolution summed over channels, with the gradients of the transposed convolution; on "
+                  "CPUs oneDNN runs a convolution to 1-4 channels at a few GFLOP/s, this form much faster "
+                  "(tools/benchmark.py variants, layers).")
 flags.DEFINE_enum("noise", _DEFAULTS.noise, rng.NOISE_DISTRIBUTIONS, "Generator noise: standard normal, "
                   "or uniform in [-1, 1].")

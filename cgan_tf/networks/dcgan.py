@@ -35,8 +35,8 @@ def generator(config, g_conditioning):
   for stage in range(stages):
     x = layers.Conv2DTranspose(config.g_filters, 4, strides=2, padding="same", name=f"g_up{stage}")(x)
     x = activate(x, f"g_up{stage}")
-  image = layers.Conv2D(channels, 7, padding="same", activation="tanh", dtype=output_dtype(),
-                        name="g_image")(x)
+  image = cgan_layers.image_conv2d(channels, 7, config.image_conv, padding="same", activation="tanh",
+                                   dtype=output_dtype(), name="g_image")(x)
   return keras.Model(model_inputs, image, name="generator")
 
 

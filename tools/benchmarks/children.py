@@ -60,6 +60,32 @@ def recipe(config) -> dict:
   return {name: getattr(config, name) for name in SOURCE_RECIPE}
 
 
+def describe_step(config) -> str:
+  """What one cgan_tf train step computes under `config`, in words (see cgan_tf.gan.ConditionalGAN)."""
+  b = config.batch_size
+  if config.update_scheme == "simultaneous":
+    text = (f"G forward on {b} noise vectors; D forward on {b} real and on those {b} fake images; D's weight "
+            f"gradients from both D passes and G's through the fake pass (one G and two D forwards in all); "
+            f"one Adam update of D, one of G")
+  else:
+    d_part = (f"G forward on {b} fresh noise vectors (no gradient), D forward on {b} real and {b} fake "
+              f"images, one backward for D's weight gradients over both, one Adam update of D")
+    if config.d_steps > 1:
+      d_part = f"{config.d_steps} times [{d_part}]"
+    text = (f"{d_part}; then G forward on {b} new noise vectors, D forward, D's input gradients, G's "
+            f"backward, one Adam update of G")
+  extras = []
+  if config.ema_decay:
+    extras.append("the moving average of G's weights")
+  if config.spectral_norm:
+    extras.append("D's spectral-norm power iteration")
+  if config.gp_weight or config.r1_gamma:
+    extras.append("gradient penalties (not in the FLOP count)")
+  if extras:
+    text += "; " + ", ".join(extras)
+  return text + " (noise and labels drawn inside the compiled step)"
+
+
 def step_timer(warmup: int, steps: int, steps_per_execution: int, marks: dict):
   """A Keras callback that notes the time at the end of step `warmup` and of step `steps`."""
   import keras
@@ -106,7 +132,7 @@ def cgan_steps(spec: dict) -> dict:
                   network=config.network, image_shape=list(
                       model.discriminator.inputs[flops_lib.image_input_index(model.discriminator)].shape[1:]),
                   update_scheme=config.update_scheme, d_steps=config.d_steps, settings=recipe(config),
-                  **common.peak_memory())
+                  step_description=describe_step(config), **common.peak_memory())
     if spec.get("count_flops"):
       result["step_flops"] = flops_lib.train_step_flops(
           model.generator, model.discriminator, config.batch_size, result["update_scheme"],
@@ -126,6 +152,74 @@ def cgan_steps(spec: dict) -> dict:
     shutil.rmtree(run_dir, ignore_errors=True)
 
 
+def profile_steps(spec: dict) -> dict:
+  """Traces train steps of a preset with the TF profiler and returns its op statistics by category.
+
+  spec: flagfile + flags; precision and xla (None: the flagfile's); warmup (untimed, untraced steps, the
+  last `timed` of them timed without the profiler); trace_steps (traced); timed.
+  """
+  import keras
+  import tensorflow as tf
+  from cgan_tf import train
+  from tools.benchmarks import op_profile
+
+  config = make_config(spec)
+  overrides = {name: spec[name] for name in ("precision", "xla") if spec.get(name)}
+  config = config.replace(**overrides)
+  warmup, traced = spec["warmup"], spec["trace_steps"]
+  steps_per_execution = config.steps_per_execution
+  if warmup % steps_per_execution or traced % steps_per_execution or not warmup or not traced:
+    raise SystemExit("--warmup and --trace_steps must be positive multiples of the preset's "
+                     "--steps_per_execution")
+  # The last untraced steps, timed without the profiler: whole calls, at least one, after the first.
+  timed = min(spec.get("timed", traced), warmup - steps_per_execution)
+  timed -= timed % steps_per_execution
+  run_dir = tempfile.mkdtemp(prefix="cgan_tf_profile_")
+  logdir = tempfile.mkdtemp(prefix="cgan_tf_trace_")
+  marks = {}
+
+  class Tracer(keras.callbacks.Callback):
+    """Starts the profiler after step `warmup` and stops it after `traced` more; notes the times."""
+
+    def __init__(self):
+      super().__init__()
+      self.done = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+      self.done += steps_per_execution
+      if self.done in (warmup - timed if timed > 0 else -1, warmup + traced):
+        if self.done == warmup + traced:
+          tf.profiler.experimental.stop()
+        marks[self.done] = time.perf_counter()
+      elif self.done == warmup:
+        marks[self.done] = time.perf_counter()
+        tf.profiler.experimental.start(logdir)
+        marks["traced_from"] = time.perf_counter()
+
+  try:
+    config = without_bookkeeping(config.replace(run_dir=run_dir, train_steps=warmup + traced),
+                                 steps_per_execution)
+    train.train(config, extra_callbacks=[Tracer()])
+    result = op_profile.read_trace(logdir, traced)
+    precision = keras.config.dtype_policy().name
+  finally:
+    shutil.rmtree(run_dir, ignore_errors=True)
+    shutil.rmtree(logdir, ignore_errors=True)
+  result.update(
+      unprofiled_ms_per_step=(marks[warmup] - marks[warmup - timed]) * 1000.0 / timed if timed > 0 else None,
+      timed_steps=timed,
+      traced_ms_per_step=(marks[warmup + traced] - marks["traced_from"]) * 1000.0 / traced,
+      network=config.network, batch_size=config.batch_size, precision=precision, xla=config.xla,
+      step_description=describe_step(config))
+  return result
+
+
+def _layer_times_module():
+  from tools.benchmarks import layer_times
+
+  return layer_times
+
+
 def _baseline_module():
   from tools import baseline_source_cgan  # Imports Keras: only in the children that run it.
 
@@ -133,20 +227,29 @@ def _baseline_module():
 
 
 def baseline_steps(spec: dict) -> dict:
-  """Runs the source loop (fixed port) for warmup + steps steps and times the last spec['steps']."""
+  """Runs the source loop (fixed port) for warmup + steps steps and times the last spec['steps'].
+
+  spec: steps; warmup; batch_size, seed, data_dir (optional); d_batch (real images and fakes per D update;
+  absent: the source's half batch); count_flops (the step's FLOPs by the layer-counting rule).
+  """
   baseline = _baseline_module()
   cgan = baseline.SourceCGAN(baseline.load_real_samples(spec.get("data_dir", common.FASHION_MNIST_DIR)),
-                             "fixed", spec.get("batch_size", baseline.BATCH_SIZE), spec.get("seed", 0))
+                             "fixed", spec.get("batch_size", baseline.BATCH_SIZE), spec.get("seed", 0),
+                             spec.get("d_batch"))
   for _ in range(spec["warmup"]):
     cgan.train_step()
   started = time.perf_counter()
   for _ in range(spec["steps"]):
     cgan.train_step()
   steps_per_second = spec["steps"] / (time.perf_counter() - started)
-  return dict(steps_per_second=steps_per_second, step_seconds=1.0 / steps_per_second,
-              batch_size=cgan.batch_size, examples_per_step=cgan.half_batch,
-              images_per_second=steps_per_second * cgan.half_batch, g_updates_per_second=steps_per_second,
-              **common.peak_memory())
+  result = dict(steps_per_second=steps_per_second, step_seconds=1.0 / steps_per_second,
+                batch_size=cgan.batch_size, d_batch=cgan.d_batch, examples_per_step=cgan.d_batch,
+                images_per_second=steps_per_second * cgan.d_batch, g_updates_per_second=steps_per_second,
+                **common.peak_memory())
+  if spec.get("count_flops"):
+    result["step_flops"] = flops_lib.baseline_step_flops(cgan.g_model, cgan.d_model, cgan.d_batch,
+                                                         cgan.batch_size)["total"]
+  return result
 
 
 def pipeline(spec: dict) -> dict:
@@ -260,7 +363,7 @@ def tta_baseline(spec: dict) -> dict:
       if clock.last_step != step:
         clock.check(step, cgan.g_model)
       break
-  return dict(clock.result(), examples_per_step=cgan.half_batch)
+  return dict(clock.result(), examples_per_step=cgan.d_batch)
 
 
 ENTRY_POINTS = {
@@ -270,6 +373,8 @@ ENTRY_POINTS = {
     "matmul": matmul,
     "tta_cgan": tta_cgan,
     "tta_baseline": tta_baseline,
+    "profile_steps": profile_steps,
+    "layer_times": lambda spec: _layer_times_module().layer_times(spec),
 }
 
 

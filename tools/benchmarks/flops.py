@@ -12,7 +12,10 @@ COUNTING_RULE = (
     "(gathers), activations, bias adds, dropout, normalization, losses and optimizer updates are not "
     "counted. An alternating step = G forward for D's fakes + D forward/backward on the real and the "
     "fake batch (D's weight gradients) + G forward/backward with D forward/backward in between (G's weight "
-    "gradients, D's input gradients only), all at the global batch; --d_steps repeats the D part.")
+    "gradients, D's input gradients only), all at the global batch; --d_steps repeats the D part. The "
+    "baseline's step is counted by the same rule: G forward for its fakes, D forward/backward (D's weight "
+    "gradients) on its real and its fake batch, then the combined model: G forward/backward with D "
+    "forward and D's input gradients (D frozen).")
 
 # Layer types whose multiply-adds are counted; any other layer with trainable weights is reported as
 # uncounted rather than silently taken as free.
@@ -48,9 +51,18 @@ def _product(values) -> int:
   return result
 
 
+def layer_kind(layer) -> str:
+  """The layer's class name, or that of the first counted class it derives from (cgan_tf's ImageConv2D and
+  SNConv2D are Conv2Ds with the same arithmetic)."""
+  for cls in type(layer).__mro__:
+    if cls.__name__ in COUNTED_TYPES:
+      return cls.__name__
+  return type(layer).__name__
+
+
 def forward_macs(layer, input_shapes: Sequence[tuple], output_shapes: Sequence[tuple]) -> int:
   """Multiply-adds of one example through `layer`, from its input and output shapes (batch excluded)."""
-  kind = type(layer).__name__
+  kind = layer_kind(layer)
   inner = getattr(layer, "layer", None)  # Wrappers such as SpectralNormalization cost their inner layer.
   if inner is not None and type(inner).__name__ in COUNTED_TYPES:
     return forward_macs(inner, input_shapes, output_shapes)
@@ -155,6 +167,32 @@ def train_step_flops(generator, discriminator, batch_size: int, update_scheme: s
           "discriminator_forward": 2.0 * d_forward}
 
 
+def baseline_step_flops(generator, discriminator, d_batch: int, gan_batch: int) -> Dict[str, float]:
+  """FLOPs of one step of tools/baseline_source_cgan.py, by the rule in `COUNTING_RULE`.
+
+  Args:
+    generator: the baseline's G.
+    discriminator: the baseline's D.
+    d_batch: real images, and fakes, per D update (the source: half of `gan_batch`).
+    gan_batch: the combined model's batch (G's update).
+
+  Returns:
+    {"total", "discriminator_updates", "generator_update"} in FLOPs. At d_batch == gan_batch == b the
+    total equals `train_step_flops(generator, discriminator, b)` (alternating, one D step).
+  """
+  g_forward = sum(cost.macs for cost in layer_costs(generator))
+  d_forward = sum(cost.macs for cost in layer_costs(discriminator))
+  d_backward_weights = backward_macs(discriminator, True, set())
+  d_backward_to_image = backward_macs(discriminator, False, {image_input_index(discriminator)})
+  g_backward = backward_macs(generator, True, set())
+  # D.train_on_batch(real), G.predict, D.train_on_batch(fakes): two D passes trained, one G forward.
+  d_part = d_batch * (2 * (d_forward + d_backward_weights) + g_forward)
+  # The combined model with D frozen: D's weight gradients are never asked for, only its input gradients.
+  g_part = gan_batch * (g_forward + d_forward + d_backward_to_image + g_backward)
+  return {"total": 2.0 * (d_part + g_part), "discriminator_updates": 2.0 * d_part,
+          "generator_update": 2.0 * g_part}
+
+
 def profiled_train_step_flops(model, batch_size: int, image_shape) -> float:
   """FLOPs of a ConditionalGAN's `train_step` graph as TF's v1 profiler counts them (a cross-check).
 
@@ -175,8 +213,8 @@ def profiled_train_step_flops(model, batch_size: int, image_shape) -> float:
   return float(profile.total_float_ops)
 
 
-def matmul_rate(sizes: Sequence[int] = (2048, 4096), repeats: int = 5) -> Dict[int, float]:
-  """This machine's float32 dense matmul rate in TF: FLOP/s of `tf.linalg.matmul`, best of `repeats`.
+def matmul_rate(sizes: Sequence[int] = (2048, 4096), repeats: int = 5, dtype: str = "float32") -> Dict[int, float]:
+  """This machine's dense matmul rate in TF: FLOP/s of `tf.linalg.matmul` in `dtype`, best of `repeats`.
 
   Returns:
     size -> the best rate over the repeats for [size, size] x [size, size] (2 * size**3 FLOPs).
@@ -185,8 +223,8 @@ def matmul_rate(sizes: Sequence[int] = (2048, 4096), repeats: int = 5) -> Dict[i
 
   rates = {}
   for size in sizes:
-    a = tf.random.normal([size, size])
-    b = tf.random.normal([size, size])
+    a = tf.cast(tf.random.normal([size, size]), dtype)
+    b = tf.cast(tf.random.normal([size, size]), dtype)
     product = tf.function(lambda x, y: tf.linalg.matmul(x, y))
     product(a, b).numpy()  # Trace and warm the caches.
     best = float("inf")
