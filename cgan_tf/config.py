@@ -52,7 +52,7 @@ class Config:
   g_conditioning: str = "auto"
   d_conditioning: str = "auto"
   spectral_norm: bool = False
-  image_conv: str = "standard"
+  image_conv: str = "auto"
   noise: str = "normal"
   gp_weight: float = 0.0
   r1_gamma: float = 0.0

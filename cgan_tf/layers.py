@@ -114,8 +114,9 @@ class SNDense(SpectralNormMixin, layers.Dense):
     return x
 
 
-# How a generator's image layer (a stride-1 convolution to the image's 1 or 3 channels) is computed.
-IMAGE_CONVS = ("standard", "depthwise")
+# How a generator's image layer (a stride-1 convolution to the image's 1 or 3 channels) is computed:
+# "auto" is "depthwise" where the layer runs on the CPU (oneDNN), "standard" where a GPU or TPU runs it.
+IMAGE_CONVS = ("auto", "standard", "depthwise")
 # Output channels up to which the depthwise formulation is used; wider convolutions block well as they are.
 NARROW_FILTERS = 4
 
@@ -180,11 +181,20 @@ class ImageConv2D(layers.Conv2D):
     return narrow_conv2d(inputs, ops.cast(kernel, inputs.dtype))
 
 
-def image_conv2d(filters, kernel_size, formulation="standard", **kwargs):
-  """The generator's image layer: Conv2D, or ImageConv2D for `formulation` "depthwise" (IMAGE_CONVS)."""
+def resolve_image_conv(formulation: str) -> str:
+  """"auto" as "standard" when TensorFlow sees a GPU or TPU, else "depthwise"; the others as they are."""
   if formulation not in IMAGE_CONVS:
     raise ValueError(f"image conv formulation must be one of {IMAGE_CONVS}, got {formulation!r}")
-  return (ImageConv2D if formulation == "depthwise" else layers.Conv2D)(filters, kernel_size, **kwargs)
+  if formulation != "auto":
+    return formulation
+  accelerated = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU")
+  return "standard" if accelerated else "depthwise"
+
+
+def image_conv2d(filters, kernel_size, formulation="auto", **kwargs):
+  """The generator's image layer: Conv2D, or ImageConv2D where `formulation` resolves to "depthwise"."""
+  depthwise = resolve_image_conv(formulation) == "depthwise"
+  return (ImageConv2D if depthwise else layers.Conv2D)(filters, kernel_size, **kwargs)
 
 
 def spectral_norm_layers(model: keras.Model) -> list:

@@ -126,6 +126,8 @@ def run_cell(cell: dict, data_dir: str, root: str) -> dict:
                              zip(model.ema_generator.trainable_variables, initial)
                              if not np.array_equal(start, 0 * start))
   # Outputs in float32 whatever the compute dtype, so float16 never reaches a loss or a served image.
+  image_layers = [layer for layer in model.generator.layers if layer.name == "g_image"]
+  facts["image_layer"] = type(image_layers[0]).__name__ if image_layers else None
   facts["g_output_dtype"] = tf.as_dtype(model.generator.output.dtype).name
   facts["d_output_dtype"] = tf.as_dtype(model.discriminator.output.dtype).name
 

@@ -124,6 +124,24 @@ def test_image_conv_falls_back_to_conv2d_where_the_formulation_does_not_apply():
   assert not cgan_layers.ImageConv2D(64, 3, padding="same")._narrow()
 
 
+def test_auto_image_conv_is_depthwise_on_this_cpu_and_keeps_the_weights_of_the_standard_layer():
+  assert not tf.config.list_logical_devices("GPU")  # The suite runs on CPUs.
+  assert [cgan_layers.resolve_image_conv(f) for f in cgan_layers.IMAGE_CONVS] == ["depthwise", "standard",
+                                                                                   "depthwise"]
+  with pytest.raises(ValueError, match="image conv formulation"):
+    cgan_layers.resolve_image_conv("winograd")
+  # One checkpoint for both forms: the same variables under the same paths.
+  built = {}
+  for formulation in ("auto", "standard"):
+    generator, _ = networks.build_networks(Config(image_shape=(28, 28, 1), num_classes=10, latent_dim=8,
+                                                  g_filters=16, d_filters=16, image_conv=formulation))
+    built[formulation] = generator
+  assert type(built["auto"].get_layer("g_image")).__name__ == "ImageConv2D"
+  assert type(built["standard"].get_layer("g_image")).__name__ == "Conv2D"
+  assert ([(v.path, tuple(v.shape)) for v in built["auto"].weights]
+          == [(v.path, tuple(v.shape)) for v in built["standard"].weights])
+
+
 def test_a_generator_with_the_depthwise_image_conv_saves_and_loads_in_safe_mode(tmp_path):
   config = Config(image_shape=(28, 28, 1), num_classes=10, latent_dim=8, g_filters=16, d_filters=16,
                   image_conv="depthwise")

@@ -28,6 +28,10 @@ pytestmark = pytest.mark.slow
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 REPLICAS = (1, 2)
 XLA = ("off", "on")
+# How the generator's image layer is computed (--image_conv); only networks whose generator has one use it.
+IMAGE_CONVS = ("standard", "depthwise")
+IMAGE_CONV_NETWORKS = ("cdcgan_channel", "cdcgan_concat", "cdcgan_cbn_projection", "cdcgan_projection", "resnet",
+                       "unconditional")
 # Network variants: every registered image network, every conditioning of the reference network.
 NETWORKS = {
     "cdcgan_channel": dict(network="cdcgan", g_conditioning="channel", d_conditioning="channel"),
@@ -60,12 +64,15 @@ BALANCED_LINEAR_LOSSES = ("hinge", "wasserstein")
 # Networks with batch normalization cannot compile per replica (its statistics are an all-reduce);
 # --xla=on with several replicas is refused for them (tested in test_distribute.py).
 BATCH_NORM_NETWORKS = ("cdcgan_cbn_projection", "keras_book", "resnet")
-FACTORS = dict(precision=PRECISIONS, replicas=REPLICAS, xla=XLA, network=tuple(NETWORKS), family=tuple(FAMILIES))
+FACTORS = dict(precision=PRECISIONS, replicas=REPLICAS, xla=XLA, network=tuple(NETWORKS), family=tuple(FAMILIES),
+               image_conv=IMAGE_CONVS)
 TINY = dict(batch_size=8, train_steps=2, checkpoint_every=2, sample_every=2, log_every=1, samples_per_class=1,
             g_filters=8, d_filters=8, latent_dim=16, embedding_dim=4)
 
 
 def allowed(cell: dict) -> bool:
+  if cell.get("image_conv") == "depthwise" and cell.get("network", IMAGE_CONV_NETWORKS[0]) not in IMAGE_CONV_NETWORKS:
+    return False  # A network without the layer would run the standard form under this name.
   return not (cell.get("xla") == "on" and cell.get("replicas") == 2 and cell.get("network") in BATCH_NORM_NETWORKS)
 
 
@@ -113,11 +120,13 @@ def pairwise_cells() -> list:
 
 
 def cell_id(cell: dict) -> str:
-  return f"{cell['network']}-{cell['family']}-{cell['precision']}-r{cell['replicas']}-xla_{cell['xla']}"
+  return (f"{cell['network']}-{cell['family']}-{cell['precision']}-r{cell['replicas']}-xla_{cell['xla']}"
+          f"-{cell['image_conv']}")
 
 
 def cell_config(cell: dict, seed: int) -> dict:
-  config = dict(TINY, seed=seed, precision=cell["precision"], xla=cell["xla"], **NETWORKS[cell["network"]],
+  config = dict(TINY, seed=seed, precision=cell["precision"], xla=cell["xla"], image_conv=cell["image_conv"],
+                **NETWORKS[cell["network"]],
                 **FAMILIES[cell["family"]])
   if cell["replicas"] > 1:
     config.update(strategy="mirrored", num_cpu_devices=cell["replicas"])
@@ -216,6 +225,8 @@ def test_cell_trains_and_serves(matrix, cell):
   assert set(facts["unmoved"]) <= may_stay, f"not trained: {sorted(set(facts['unmoved']) - may_stay)}"
   assert not facts["biases_before_normalization"] or cell["network"] in BATCH_NORM_NETWORKS
   assert facts["g_output_dtype"] == "float32" and facts["d_output_dtype"] == "float32"
+  if cell["network"] in IMAGE_CONV_NETWORKS:  # The formulation asked for is the one that trained.
+    assert facts["image_layer"] == {"standard": "Conv2D", "depthwise": "ImageConv2D"}[cell["image_conv"]]
   if FAMILIES[cell["family"]].get("ema_decay"):
     assert facts["ema_moved"]
   classes = 0 if NETWORKS[cell["network"]].get("unconditional") else 10

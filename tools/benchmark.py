@@ -42,18 +42,23 @@ FAST_FLAGFILES = ("configs/fmnist_cpu.cfg",) + PRESET_FLAGFILES
 SUBCOMMANDS = ("variants", "throughput", "time_to_quality", "efficiency", "pipeline", "memory", "scaling",
                "profile", "layers")
 
+# Each variant names its image-layer formulation, so a name means the same on every machine (the default,
+# --image_conv=auto, is depthwise on CPUs and standard on GPUs).
 VARIANTS = {
-    "f32_1": dict(precision="float32", xla="off", num_cpu_devices=1, strategy="one_device"),
-    "mixed16_1": dict(precision="mixed_float16", xla="off", num_cpu_devices=1, strategy="one_device"),
-    "bf16_1": dict(precision="mixed_bfloat16", xla="off", num_cpu_devices=1, strategy="one_device"),
+    "f32_1": dict(precision="float32", xla="off", num_cpu_devices=1, strategy="one_device", image_conv="standard"),
+    "mixed16_1": dict(precision="mixed_float16", xla="off", num_cpu_devices=1, strategy="one_device",
+                      image_conv="standard"),
+    "bf16_1": dict(precision="mixed_bfloat16", xla="off", num_cpu_devices=1, strategy="one_device",
+                   image_conv="standard"),
     # The generator's image layer as a depthwise convolution (--image_conv=depthwise), same function.
     "f32_dw_1": dict(precision="float32", xla="off", num_cpu_devices=1, strategy="one_device",
                      image_conv="depthwise"),
     "bf16_dw_1": dict(precision="mixed_bfloat16", xla="off", num_cpu_devices=1, strategy="one_device",
                       image_conv="depthwise"),
-    "xla_1": dict(precision="float32", xla="on", num_cpu_devices=1, strategy="one_device"),
-    "f32_2": dict(precision="float32", xla="off", num_cpu_devices=2, strategy="mirrored"),
-    "xla_2": dict(precision="float32", xla="on", num_cpu_devices=2, strategy="mirrored"),
+    "xla_1": dict(precision="float32", xla="on", num_cpu_devices=1, strategy="one_device", image_conv="standard"),
+    "xla_dw_1": dict(precision="float32", xla="on", num_cpu_devices=1, strategy="one_device", image_conv="depthwise"),
+    "f32_2": dict(precision="float32", xla="off", num_cpu_devices=2, strategy="mirrored", image_conv="standard"),
+    "xla_2": dict(precision="float32", xla="on", num_cpu_devices=2, strategy="mirrored", image_conv="standard"),
 }
 
 

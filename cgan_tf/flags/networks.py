@@ -35,9 +35,10 @@ flags.DEFINE_bool("spectral_norm", _DEFAULTS.spectral_norm, "Spectral normalizat
                   "weight (Miyato et al. 2018).")
 flags.DEFINE_enum("image_conv", _DEFAULTS.image_conv, cgan_layers.IMAGE_CONVS,
                   "How the generator's image layer (cdcgan's 7x7 and resnet's 3x3 convolution to the image's "
-                  "channels) is computed; same weights and function either way. depthwise: a depthwise "
-                  "convolution summed over channels, with the gradients of the transposed convolution; on "
-                  "CPUs oneDNN runs a convolution to 1-4 channels at a few GFLOP/s, this form much faster "
-                  "(tools/benchmark.py variants, layers).")
+                  "channels) is computed; same weights and function either way, so checkpoints move between "
+                  "them. depthwise: a depthwise convolution summed over channels, with the gradients of the "
+                  "transposed convolution (oneDNN runs a convolution to 1-4 channels at a few GFLOP/s, this "
+                  "form several times faster); standard: Conv2D; auto: depthwise unless TensorFlow sees a GPU "
+                  "or TPU.")
 flags.DEFINE_enum("noise", _DEFAULTS.noise, rng.NOISE_DISTRIBUTIONS, "Generator noise: standard normal, "
                   "or uniform in [-1, 1].")
