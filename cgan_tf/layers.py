@@ -115,7 +115,8 @@ class SNDense(SpectralNormMixin, layers.Dense):
 
 
 # How a generator's image layer (a stride-1 convolution to the image's 1 or 3 channels) is computed:
-# "auto" is "depthwise" where the layer runs on the CPU (oneDNN), "standard" where a GPU or TPU runs it.
+# "auto" is "depthwise" where oneDNN runs the layer (the CPU without XLA), else "standard": XLA compiles its
+# own convolutions, in which the depthwise form measured several times slower, and so do GPUs and TPUs.
 IMAGE_CONVS = ("auto", "standard", "depthwise")
 # Output channels up to which the depthwise formulation is used; wider convolutions block well as they are.
 NARROW_FILTERS = 4
@@ -181,19 +182,20 @@ class ImageConv2D(layers.Conv2D):
     return narrow_conv2d(inputs, ops.cast(kernel, inputs.dtype))
 
 
-def resolve_image_conv(formulation: str) -> str:
-  """"auto" as "standard" when TensorFlow sees a GPU or TPU, else "depthwise"; the others as they are."""
+def resolve_image_conv(formulation: str, xla: str = "auto") -> str:
+  """"auto" as "standard" under --xla=on or when TensorFlow sees a GPU or TPU, else "depthwise"; the others
+  as they are. (--xla=auto compiles only on accelerators.)"""
   if formulation not in IMAGE_CONVS:
     raise ValueError(f"image conv formulation must be one of {IMAGE_CONVS}, got {formulation!r}")
   if formulation != "auto":
     return formulation
   accelerated = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU")
-  return "standard" if accelerated else "depthwise"
+  return "standard" if accelerated or xla == "on" else "depthwise"
 
 
-def image_conv2d(filters, kernel_size, formulation="auto", **kwargs):
+def image_conv2d(filters, kernel_size, formulation="auto", xla="auto", **kwargs):
   """The generator's image layer: Conv2D, or ImageConv2D where `formulation` resolves to "depthwise"."""
-  depthwise = resolve_image_conv(formulation) == "depthwise"
+  depthwise = resolve_image_conv(formulation, xla) == "depthwise"
   return (ImageConv2D if depthwise else layers.Conv2D)(filters, kernel_size, **kwargs)
 
 

@@ -128,6 +128,9 @@ def test_auto_image_conv_is_depthwise_on_this_cpu_and_keeps_the_weights_of_the_s
   assert not tf.config.list_logical_devices("GPU")  # The suite runs on CPUs.
   assert [cgan_layers.resolve_image_conv(f) for f in cgan_layers.IMAGE_CONVS] == ["depthwise", "standard",
                                                                                    "depthwise"]
+  # XLA compiles its own convolutions, where the depthwise form is slow: auto keeps the standard layer.
+  assert cgan_layers.resolve_image_conv("auto", xla="on") == "standard"
+  assert cgan_layers.resolve_image_conv("depthwise", xla="on") == "depthwise"
   with pytest.raises(ValueError, match="image conv formulation"):
     cgan_layers.resolve_image_conv("winograd")
   # One checkpoint for both forms: the same variables under the same paths.

@@ -38,7 +38,7 @@ flags.DEFINE_enum("image_conv", _DEFAULTS.image_conv, cgan_layers.IMAGE_CONVS,
                   "channels) is computed; same weights and function either way, so checkpoints move between "
                   "them. depthwise: a depthwise convolution summed over channels, with the gradients of the "
                   "transposed convolution (oneDNN runs a convolution to 1-4 channels at a few GFLOP/s, this "
-                  "form several times faster); standard: Conv2D; auto: depthwise unless TensorFlow sees a GPU "
-                  "or TPU.")
+                  "form several times faster, but slower under XLA); standard: Conv2D; auto: depthwise unless "
+                  "--xla=on or TensorFlow sees a GPU or TPU.")
 flags.DEFINE_enum("noise", _DEFAULTS.noise, rng.NOISE_DISTRIBUTIONS, "Generator noise: standard normal, "
                   "or uniform in [-1, 1].")

@@ -35,7 +35,7 @@ def generator(config, g_conditioning):
   for stage in range(stages):
     x = layers.Conv2DTranspose(config.g_filters, 4, strides=2, padding="same", name=f"g_up{stage}")(x)
     x = activate(x, f"g_up{stage}")
-  image = cgan_layers.image_conv2d(channels, 7, config.image_conv, padding="same", activation="tanh",
+  image = cgan_layers.image_conv2d(channels, 7, config.image_conv, config.xla, padding="same", activation="tanh",
                                    dtype=output_dtype(), name="g_image")(x)
   return keras.Model(model_inputs, image, name="generator")
 

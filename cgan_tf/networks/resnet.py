@@ -74,7 +74,7 @@ def generator(config, g_conditioning):
     x = _generator_block(x, label, config.g_filters, config.num_classes, f"g_block{stage}")
   x = cgan_layers.batch_normalization(name="g_bn_out")(x)
   x = layers.ReLU(name="g_relu_out")(x)
-  image = cgan_layers.image_conv2d(channels, 3, config.image_conv, padding="same", activation="tanh",
+  image = cgan_layers.image_conv2d(channels, 3, config.image_conv, config.xla, padding="same", activation="tanh",
                                    dtype=output_dtype(), name="g_image")(x)
   return keras.Model(model_inputs, image, name="generator")
 
