@@ -16,7 +16,7 @@ import sys
 from typing import List, Optional
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 if __package__ in (None, ""):  # Run as `python tools/<name>.py`: the repository root, for cgan_tf and tools.
   sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -28,6 +28,7 @@ tf_logging.quiet_tensorflow([])  # TensorFlow's start-up banners, held back as t
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
 from cgan_tf import samples  # pylint: disable=g-import-not-at-top
+from tools import plot_metrics  # pylint: disable=g-import-not-at-top
 
 FINAL_GRID = "final_grid.png"
 ANIMATION = "training.gif"
@@ -53,19 +54,12 @@ def read_image(path: str) -> np.ndarray:
   return image[..., None] if image.ndim == 2 else image
 
 
-def _font():
-  try:
-    return ImageFont.load_default(size=12)
-  except TypeError:  # Pillow < 10.1 has only the small bitmap font.
-    return ImageFont.load_default()
-
-
 def captioned(image: np.ndarray, caption: str) -> np.ndarray:
   """`image` with a white band below it holding `caption`."""
   height, width, channels = image.shape
   canvas = samples.to_pil(np.concatenate([image, np.full((CAPTION_HEIGHT, width, channels), 255, np.uint8)]))
   ImageDraw.Draw(canvas).text((4, height + 1), caption, fill=0 if channels == 1 else (0,) * channels,
-                              font=_font())
+                              font=plot_metrics.font(12))
   result = np.asarray(canvas)
   return result[..., None] if result.ndim == 2 else result
 

@@ -48,7 +48,8 @@ def read_metrics(path: str):
   return [generated[step] for step in sorted(generated)], floor
 
 
-def _font(size: int):
+def font(size: int):
+  """Pillow's default font at `size` pixels (the tools' one font: this and tools/make_gallery.py)."""
   try:
     return ImageFont.load_default(size=size)
   except TypeError:  # Pillow < 10.1 has only the small bitmap font.
@@ -78,14 +79,14 @@ def draw_panel(draw: ImageDraw.ImageDraw, left: int, top: int, title: str, steps
                steps_per_second: float = 0.0):
   """One metric: axes with ticks, the curve with markers, the floor line, a title and a legend; with
   `steps_per_second`, each step tick also shows the training minutes it takes at that rate."""
-  font, small = _font(14), _font(11)
+  large, small = font(14), font(11)
   x0, y0 = left + MARGIN_L, top + MARGIN_T
   x1, y1 = left + PANEL_W - MARGIN_R, top + PANEL_H - MARGIN_B
-  draw.text((left + MARGIN_L, top + 8), title, fill=AXIS, font=font)
+  draw.text((left + MARGIN_L, top + 8), title, fill=AXIS, font=large)
   known = [v for v in values if v is not None and math.isfinite(v)]
   span = known + ([floor_value] if floor_value is not None else [])
   if not known:
-    draw.text((x0 + 10, (y0 + y1) // 2), "not measured", fill=AXIS, font=font)
+    draw.text((x0 + 10, (y0 + y1) // 2), "not measured", fill=AXIS, font=large)
     return
   y_ticks = _ticks(min(span), max(span))
   x_ticks = _ticks(min(steps), max(steps)) if len(set(steps)) > 1 else [steps[0] - 1, steps[0], steps[0] + 1]
@@ -141,7 +142,7 @@ def plot(metrics_path: str, output_path: str, title: str = "", steps_per_second:
   header = 34
   image = Image.new("RGB", (COLUMNS * PANEL_W, rows * PANEL_H + header), "white")
   draw = ImageDraw.Draw(image)
-  draw.text((12, 8), title or metrics_path, fill=AXIS, font=_font(16))
+  draw.text((12, 8), title or metrics_path, fill=AXIS, font=font(16))
   steps = [record["step"] for record in generated]
   for index, (key, name) in enumerate(panels):
     row, column = divmod(index, COLUMNS)
