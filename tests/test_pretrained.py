@@ -26,7 +26,8 @@ FRESH_PROCESS = textwrap.dedent("""
     import tensorflow as tf
     from PIL import Image
 
-    version_dir, grid_png, seed, columns, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+    version_dir, grid_png, out = sys.argv[1], sys.argv[2], sys.argv[5]
+    seed, columns = int(sys.argv[3]), int(sys.argv[4])
     model = tf.saved_model.load(version_dir)
     meta = model.signatures["metadata"](unused=tf.constant(0))
     classes = int(meta["num_classes"])
@@ -97,7 +98,7 @@ def test_publishing_refuses_to_replace_a_model_with_one_that_is_not_better(tmp_p
   train.train(config)
   output = str(base / "pretrained")
   model_dir = publish_pretrained.publish(config.run_dir, "python -m cgan_tf.main --x", "abc1234", output, "m",
-                                         eval_samples=200)
+                                         eval_samples=200, eval_metrics="conditional_accuracy")
   assert sorted(os.listdir(model_dir)) == ["4", "eval_report.json", "provenance.json", "seeded_grid.png"]
   snapshot = {name: open(os.path.join(model_dir, name), "rb").read()
               for name in ("eval_report.json", "provenance.json", "seeded_grid.png")}
@@ -108,6 +109,7 @@ def test_publishing_refuses_to_replace_a_model_with_one_that_is_not_better(tmp_p
     publish_pretrained.publish(config.run_dir, "c", "d", output, "m", eval_samples=200)
   # The same run again has the same distance: not lower, so nothing changes.
   with pytest.raises(publish_pretrained.PublishError, match="is not lower than the published"):
-    publish_pretrained.publish(config.run_dir, "c", "d", output, "m", eval_samples=200, replace=True)
+    publish_pretrained.publish(config.run_dir, "c", "d", output, "m", eval_samples=200, replace=True,
+                               eval_metrics="conditional_accuracy")
   assert sorted(os.listdir(model_dir)) == ["4", "eval_report.json", "provenance.json", "seeded_grid.png"]
   assert all(open(os.path.join(model_dir, name), "rb").read() == content for name, content in snapshot.items())

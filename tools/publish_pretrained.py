@@ -80,8 +80,12 @@ def tiled(grid: np.ndarray) -> np.ndarray:
 
 def publish(run_dir: str, command: str, commit: str, output_dir: str = "pretrained",
             model_name: str = "fashion_mnist", eval_samples: int = 10000, replace: bool = False,
-            note: str = "") -> str:
-  """Publishes the run; returns the model directory. See the module docstring."""
+            note: str = "", eval_metrics: str = "") -> str:
+  """Publishes the run; returns the model directory. See the module docstring.
+
+  `eval_metrics` (comma-separated) narrows the report; the default measures every metric. The Fréchet
+  distance decides a replacement, so it is always measured.
+  """
   model_dir = os.path.join(output_dir, model_name)
   published = versions(model_dir)
   if published and not replace:
@@ -93,9 +97,11 @@ def publish(run_dir: str, command: str, commit: str, output_dir: str = "pretrain
     version_dir = main_lib.run(config_lib.validate(Config(mode="export", run_dir=run_dir,
                                                           export_dir=staging, model_name="m")))
     report_path = os.path.join(staging, REPORT_FILE)
+    names = list(dict.fromkeys(["frechet"] + eval_metrics.split(","))) if eval_metrics else []
+    metrics = dict(eval_metrics=",".join(names)) if names else {}
     main_lib.run(config_lib.validate(Config(
         mode="eval", run_dir=run_dir, eval_source=version_dir, eval_samples=eval_samples,
-        eval_report=report_path)))
+        eval_report=report_path, **metrics)))
     with open(report_path) as f:
       report = json.load(f)
     version = os.path.basename(version_dir)
