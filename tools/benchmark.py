@@ -479,22 +479,22 @@ def profile(args) -> None:
       "\"framework_op_stats\") from the trace's .xplane.pb; under XLA the compiled cluster is one op, broken "
       "down below by the HLO instruction events of the XSpace proto. Categories by op type and name "
       "(tools/benchmarks/op_profile.py); transposed convolutions run as Conv2DBackpropInput."])
-  print(markdown_table(["category", "ms/step", "share"],
-                       [[name, f"{ms:.1f}", f"{share:.1%}"] for name, ms, share in framework["categories"]]))
-  print()
-  print(markdown_table(["op type", "category", "calls/step", "ms/step", "share"],
-                       [[name, category, f"{calls:g}", f"{ms:.1f}", f"{share:.1%}"]
-                        for name, ms, share, calls, category in framework["types"][:args.top]], "llrrr"))
+  print_breakdown(framework, ["op type", "category", "calls/step"], args.top)
   if "hlo" in result:
     hlo = result["hlo"]
     print(f"\nInside the XLA cluster: HLO instructions' self time, {hlo['total_ms_per_step']:.0f} ms per step "
           f"summed over threads (the TF op that produced each, from the compiled module's metadata).\n")
-    print(markdown_table(["category", "ms/step", "share"],
-                         [[name, f"{ms:.1f}", f"{share:.1%}"] for name, ms, share in hlo["categories"]]))
-    print()
-    print(markdown_table(["HLO instruction (opcode, from TF op)", "category", "runs/step", "ms/step", "share"],
-                         [[name, category, f"{calls:g}", f"{ms:.1f}", f"{share:.1%}"]
-                          for name, ms, share, calls, category in hlo["types"][:args.top]], "llrrr"))
+    print_breakdown(hlo, ["HLO instruction (opcode, from TF op)", "category", "runs/step"], args.top)
+
+
+def print_breakdown(stats: dict, type_columns: list, top: int) -> None:
+  """Two tables of a profile: time per category, then the `top` op (or instruction) types."""
+  print(markdown_table(["category", "ms/step", "share"],
+                       [[name, f"{ms:.1f}", f"{share:.1%}"] for name, ms, share in stats["categories"]]))
+  print()
+  print(markdown_table(type_columns + ["ms/step", "share"],
+                       [[name, category, f"{calls:g}", f"{ms:.1f}", f"{share:.1%}"]
+                        for name, ms, share, calls, category in stats["types"][:top]], "llrrr"))
 
 
 # --- layers --------------------------------------------------------------------------------------
