@@ -415,9 +415,7 @@ def export(config: Config, generator: Optional[keras.Model] = None, weights: str
   which = run_dir.resolve_generator(run_config, config.export_source)
   restored, checkpoint_path = run_dir.load_generator(run_config, which)
   if generator is None:
-    generator, weights = restored, run_dir.weights_name(run_config)
-    if which == "best":
-      weights = f"{weights}, the lowest Fréchet distance measured (--keep_best)"
+    generator, weights = restored, run_dir.weights_name(run_config, which)
   # A diverged generator would serve noise (or NaN-cast garbage); refuse before anything is written.
   non_finite = checkpoints.non_finite_variables(generator.weights)
   if non_finite:

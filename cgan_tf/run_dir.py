@@ -59,9 +59,10 @@ def load_run_config(config: Config, fields: Sequence[str] = SAMPLE_FIELDS, requi
                        **{name: getattr(config, name) for name in fields})
 
 
-def weights_name(config: Config) -> str:
-  """Which weights `load_generator(config, "newest")` serves, for logs and the export's metadata."""
-  return f"ema_generator (decay {config.ema_decay})" if config.ema_decay else "generator"
+def weights_name(config: Config, which: str = "newest") -> str:
+  """Which weights `load_generator(config, which)` serves, for logs and the export's metadata."""
+  name = f"ema_generator (decay {config.ema_decay})" if config.ema_decay else "generator"
+  return f"{name}, the lowest Fréchet distance measured (--keep_best)" if which == "best" else name
 
 
 def load_generator(config: Config, which: str = "newest", directory: str = None) -> Tuple[object, str]:

@@ -50,6 +50,8 @@ def test_the_newest_generator_is_the_moving_average_of_the_last_checkpoint(train
   assert path.endswith("ckpt-4")
   assert run_dir_lib.checkpoint_step(path) == 4
   assert run_dir_lib.weights_name(trained_run) == "ema_generator (decay 0.9)"
+  assert run_dir_lib.weights_name(trained_run, "best") == (
+      "ema_generator (decay 0.9), the lowest Fréchet distance measured (--keep_best)")
   reader = tf.train.load_checkpoint(path)
   kernel = next(v for v in generator.weights if "kernel" in v.path)
   saved = [name for name, _ in tf.train.list_variables(path) if name.startswith("ema_generator/")]
