@@ -39,6 +39,7 @@ import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
 import cgan_tf  # pylint: disable=g-import-not-at-top
 from cgan_tf import config as config_lib  # pylint: disable=g-import-not-at-top
+from cgan_tf import export  # pylint: disable=g-import-not-at-top
 from cgan_tf import files  # pylint: disable=g-import-not-at-top
 from cgan_tf import main as main_lib  # pylint: disable=g-import-not-at-top
 from cgan_tf import samples  # pylint: disable=g-import-not-at-top
@@ -54,13 +55,6 @@ GRID_COLUMNS = 8
 
 class PublishError(RuntimeError):
   """The run cannot be published: nothing to export, or not better than what is published."""
-
-
-def versions(model_dir: str) -> list:
-  """The numeric version directories in `model_dir`, as TF Serving sees them."""
-  if not os.path.isdir(model_dir):
-    return []
-  return sorted(int(name) for name in os.listdir(model_dir) if name.isdigit())
 
 
 def seeded_grid(version_dir: str, columns: int = GRID_COLUMNS, seed: int = GRID_SEED) -> np.ndarray:
@@ -87,7 +81,7 @@ def publish(run_dir: str, command: str, commit: str, output_dir: str = "pretrain
   distance decides a replacement, so it is always measured.
   """
   model_dir = os.path.join(output_dir, model_name)
-  published = versions(model_dir)
+  published = export.existing_versions(model_dir) if os.path.isdir(model_dir) else []
   if published and not replace:
     raise PublishError(f"{model_dir} already holds version {published[-1]}; pass --replace to publish a run "
                        f"whose Fréchet distance is lower")
