@@ -269,3 +269,24 @@ def test_plot_metrics_labels_steps_with_minutes_only_at_a_valid_rate(tmp_path):
                            f"--metrics={path}", f"--output={tmp_path / 'c.png'}", "--steps_per_second=-1"],
                           capture_output=True, text=True)
   assert result.returncode == 2 and "--steps_per_second must be >= 0" in result.stderr
+
+
+def test_plot_metrics_draws_several_runs_in_their_own_colours(tmp_path):
+  from tools import plot_metrics
+  paths = []
+  for seed, offset in ((0, 0.0), (1, 5.0)):
+    path = tmp_path / f"seed{seed}.jsonl"
+    lines = [dict(step=s, source="generated", frechet_distance=10.0 / s + offset) for s in (2, 4, 6)]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    paths.append(str(path))
+  output = tmp_path / "seeds.png"
+  result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "tools", "plot_metrics.py"),
+                           f"--metrics={paths[0]}", f"--metrics={paths[1]}", "--labels=seed 0,seed 1",
+                           f"--output={output}"], capture_output=True, text=True)
+  assert result.returncode == 0, result.stderr
+  image = np.asarray(Image.open(output).convert("RGB"))
+  for colour in plot_metrics.CURVES[:2]:
+    assert np.any(np.all(image == colour, axis=-1)), colour
+  assert not np.any(np.all(image == plot_metrics.CURVES[2], axis=-1))  # Only two runs drawn.
+  with pytest.raises(ValueError, match="1 labels for 2 metrics files"):
+    plot_metrics.plot(paths, str(tmp_path / "x.png"), labels=["only one"])

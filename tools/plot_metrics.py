@@ -2,6 +2,8 @@
 
   python tools/plot_metrics.py --metrics=runs/fmnist/metrics.jsonl --output=runs/fmnist/metrics.png
   python tools/plot_metrics.py ... --steps_per_second=6.3   # a second axis: training minutes at that rate
+  python tools/plot_metrics.py --metrics=runs/a/metrics.jsonl --metrics=runs/b/metrics.jsonl \
+      --labels="seed 0,seed 1" --output=seeds.png           # several runs (seeds, recipes) on one axis
 
 Reads the `metrics.jsonl` that `--eval_every` appends to (cgan_tf/evaluation/callback.py): "generated"
 lines become the curves, the last "real_train" line the floor. Drawn with Pillow alone, so it runs
@@ -27,7 +29,9 @@ PANELS = (
 )
 PANEL_W, PANEL_H, COLUMNS = 520, 340, 2
 MARGIN_L, MARGIN_R, MARGIN_T, MARGIN_B = 70, 34, 36, 46
-CURVE, FLOOR, AXIS, GRID = (31, 119, 180), (214, 39, 40), (40, 40, 40), (225, 225, 225)
+FLOOR, AXIS, GRID = (214, 39, 40), (40, 40, 40), (225, 225, 225)
+# One colour per run, in --metrics order (the floor's red is not among them).
+CURVES = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (148, 103, 189), (140, 86, 75), (23, 190, 207))
 
 
 def read_metrics(path: str):
@@ -75,19 +79,23 @@ def _label(value: float) -> str:
   return f"{value:.4g}"
 
 
-def draw_panel(draw: ImageDraw.ImageDraw, left: int, top: int, title: str, steps, values, floor_value,
+def draw_panel(draw: ImageDraw.ImageDraw, left: int, top: int, title: str, series, floor_value,
                steps_per_second: float = 0.0):
-  """One metric: axes with ticks, the curve with markers, the floor line, a title and a legend; with
-  `steps_per_second`, each step tick also shows the training minutes it takes at that rate."""
+  """One metric: axes with ticks, each run's curve with markers, the floor line, a title and a legend.
+
+  `series`: (label, steps, values) per run, drawn in CURVES' colours; with `steps_per_second`, each step
+  tick also shows the training minutes it takes at that rate.
+  """
   large, small = font(14), font(11)
   x0, y0 = left + MARGIN_L, top + MARGIN_T
   x1, y1 = left + PANEL_W - MARGIN_R, top + PANEL_H - MARGIN_B
   draw.text((left + MARGIN_L, top + 8), title, fill=AXIS, font=large)
-  known = [v for v in values if v is not None and math.isfinite(v)]
+  known = [v for _, _, values in series for v in values if v is not None and math.isfinite(v)]
   span = known + ([floor_value] if floor_value is not None else [])
   if not known:
     draw.text((x0 + 10, (y0 + y1) // 2), "not measured", fill=AXIS, font=large)
     return
+  steps = [s for _, run_steps, _ in series for s in run_steps]
   y_ticks = _ticks(min(span), max(span))
   x_ticks = _ticks(min(steps), max(steps)) if len(set(steps)) > 1 else [steps[0] - 1, steps[0], steps[0] + 1]
   x_lo, x_hi, y_lo, y_hi = x_ticks[0], x_ticks[-1], y_ticks[0], y_ticks[-1]
@@ -111,50 +119,69 @@ def draw_panel(draw: ImageDraw.ImageDraw, left: int, top: int, title: str, steps
     y = to_y(floor_value)
     for x in range(x0, x1, 12):  # Dashed.
       draw.line([(x, y), (min(x + 7, x1), y)], fill=FLOOR, width=2)
-  points = [(to_x(s), to_y(v)) for s, v in zip(steps, values) if v is not None and math.isfinite(v)]
-  if len(points) > 1:
-    draw.line(points, fill=CURVE, width=2)
-  for x, y in points:
-    draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=CURVE)
-  legend_y = y0 + 8
-  draw.line([(x1 - 150, legend_y), (x1 - 128, legend_y)], fill=CURVE, width=2)
-  draw.text((x1 - 122, legend_y), "generated", fill=AXIS, font=small, anchor="lm")
+  legend = []
+  for index, (label, run_steps, values) in enumerate(series):
+    colour = CURVES[index % len(CURVES)]
+    points = [(to_x(s), to_y(v)) for s, v in zip(run_steps, values) if v is not None and math.isfinite(v)]
+    if len(points) > 1:
+      draw.line(points, fill=colour, width=2)
+    for x, y in points:
+      draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
+    legend.append((colour, label))
   if floor_value is not None:
-    draw.line([(x1 - 150, legend_y + 16), (x1 - 128, legend_y + 16)], fill=FLOOR, width=2)
-    draw.text((x1 - 122, legend_y + 16), f"real train {_label(floor_value)}", fill=AXIS, font=small,
-              anchor="lm")
+    legend.append((FLOOR, f"real train {_label(floor_value)}"))
+  for row, (colour, label) in enumerate(legend):
+    y = y0 + 8 + 16 * row
+    draw.line([(x1 - 150, y), (x1 - 128, y)], fill=colour, width=2)
+    draw.text((x1 - 122, y), label, fill=AXIS, font=small, anchor="lm")
 
 
-def plot(metrics_path: str, output_path: str, title: str = "", steps_per_second: float = 0.0) -> str:
-  """Draws every metric present in `metrics_path` into one PNG at `output_path`; returns the path.
+def plot(metrics_paths, output_path: str, title: str = "", steps_per_second: float = 0.0, labels=None) -> str:
+  """Draws every metric present in the runs' metrics.jsonl files into one PNG at `output_path`.
 
-  `steps_per_second` (a rate measured separately, e.g. the preset's) labels each step with its training
+  `metrics_paths`: one path or a list (several runs on the same axes, e.g. seeds); `labels` names them in
+  the legend (default "generated" for one run, else each path). The floor is the first run's that has
+  one. `steps_per_second` (a rate measured separately, e.g. the preset's) labels each step with its training
   minutes; metrics.jsonl's wall-clock times include evaluations and any pause before a resume.
 
+  Returns:
+    `output_path`.
+
   Raises:
-    ValueError: if the file holds no generated measurements.
+    ValueError: if a file holds no generated measurements, or the labels do not match the files.
   """
-  generated, floor = read_metrics(metrics_path)
-  if not generated:
-    raise ValueError(f"{metrics_path} holds no measurements of generated images")
-  panels = [(key, name) for key, name in PANELS if any(key in record for record in generated)]
+  paths = [metrics_paths] if isinstance(metrics_paths, str) else list(metrics_paths)
+  labels = list(labels) if labels else (["generated"] if len(paths) == 1 else paths)
+  if len(labels) != len(paths):
+    raise ValueError(f"{len(labels)} labels for {len(paths)} metrics files")
+  runs, floor = [], None
+  for path in paths:
+    generated, run_floor = read_metrics(path)
+    if not generated:
+      raise ValueError(f"{path} holds no measurements of generated images")
+    runs.append(generated)
+    floor = floor or run_floor
+  panels = [(key, name) for key, name in PANELS if any(key in record for run in runs for record in run)]
   rows = math.ceil(len(panels) / COLUMNS)
   header = 34
   image = Image.new("RGB", (COLUMNS * PANEL_W, rows * PANEL_H + header), "white")
   draw = ImageDraw.Draw(image)
-  draw.text((12, 8), title or metrics_path, fill=AXIS, font=font(16))
-  steps = [record["step"] for record in generated]
+  draw.text((12, 8), title or ", ".join(paths), fill=AXIS, font=font(16))
   for index, (key, name) in enumerate(panels):
     row, column = divmod(index, COLUMNS)
-    draw_panel(draw, column * PANEL_W, header + row * PANEL_H, name, steps,
-               [record.get(key) for record in generated], floor.get(key) if floor else None, steps_per_second)
+    series = [(label, [record["step"] for record in run], [record.get(key) for record in run])
+              for label, run in zip(labels, runs)]
+    draw_panel(draw, column * PANEL_W, header + row * PANEL_H, name, series, floor.get(key) if floor else None,
+               steps_per_second)
   image.save(output_path)
   return output_path
 
 
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--metrics", required=True, help="metrics.jsonl written by --eval_every")
+  parser.add_argument("--metrics", required=True, action="append",
+                      help="metrics.jsonl written by --eval_every; repeat it to draw several runs together")
+  parser.add_argument("--labels", default="", help="comma-separated legend names, one per --metrics")
   parser.add_argument("--output", required=True, help="PNG to write")
   parser.add_argument("--title", default="", help="heading (default: the metrics path)")
   parser.add_argument("--steps_per_second", type=float, default=0.0,
@@ -163,7 +190,8 @@ def main(argv=None) -> int:
   if args.steps_per_second < 0:
     parser.error(f"--steps_per_second must be >= 0, got {args.steps_per_second}")
   try:
-    print(plot(args.metrics, args.output, args.title, args.steps_per_second))
+    labels = args.labels.split(",") if args.labels else None
+    print(plot(args.metrics, args.output, args.title, args.steps_per_second, labels))
   except (OSError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
     return 2
