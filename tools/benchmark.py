@@ -10,7 +10,7 @@ Markdown section with the machine, the TensorFlow version and the exact command,
   python tools/benchmark.py time_to_quality --flagfile=configs/fmnist_cpu.cfg --budget_minutes=120
   python tools/benchmark.py efficiency           # step FLOPs / step time vs this machine's matmul rate
   python tools/benchmark.py pipeline             # tf.data alone vs what training consumes
-  python tools/benchmark.py memory               # peak resident memory of the preset's training process
+  python tools/benchmark.py memory               # peak resident memory at equal settings, beside the source loop
   python tools/benchmark.py scaling              # step time vs batch size and vs image size
   python tools/benchmark.py profile --flagfile=configs/fmnist.cfg --precision=mixed_bfloat16  # op time by kind
   python tools/benchmark.py layers --onednn_verbose  # per-layer float32 vs bfloat16, and oneDNN's kernels
@@ -22,6 +22,7 @@ The baseline is tools/baseline_source_cgan.py (the source's Fashion-MNIST loop, 
 import argparse
 import collections
 import json
+import math
 import os
 import sys
 import tempfile
@@ -246,61 +247,90 @@ def throughput(args) -> None:
 
 
 def time_to_quality(args) -> None:
-  """Training seconds until conditional accuracy >= the threshold: the baseline and each flagfile."""
+  """Training seconds until a quality target is reached: each flagfile and the baseline, over seeds.
+
+  The target is conditional accuracy (at least --threshold) or the Fréchet distance to the real test split
+  (at most --threshold). Every seed runs each flagfile and then the baseline, in fresh processes; the
+  summary gives each run's median and range over the seeds, a run that does not reach the target within
+  the budget counting as "more than the budget".
+  """
   resolve(args, dict(eval_every=500, per_class=1000, budget_minutes=120.0),
           dict(eval_every=5, per_class=10, budget_minutes=0.5))
+  if args.threshold is None:
+    if args.metric != "conditional_accuracy":
+      sys.exit(f"--threshold: give the {args.metric} to reach")
+    args.threshold = 0.8
   if args.baseline_eval_every is None:
     args.baseline_eval_every = args.eval_every
+  seeds = [int(seed) for seed in args.seeds.split(",")]
   flagfiles = args.flagfile or [first_existing(FAST_FLAGFILES)]
   flagfiles = [flagfile_path(path) for path in flagfiles]
   budget_seconds = args.budget_minutes * 60.0
-  common_spec = dict(threshold=args.threshold, per_class=args.per_class, budget_seconds=budget_seconds,
-                     jsonl=os.path.abspath(args.jsonl), eval_seed=args.eval_seed)
-  runs = [("tta_cgan", dict(common_spec, name=f"cgan_tf {os.path.relpath(path)}", flagfile=path,
-                            eval_every=args.eval_every)) for path in flagfiles]
-  if not args.no_baseline:
-    runs.append(("tta_baseline", dict(common_spec, name="baseline (source loop)",
-                                      eval_every=args.baseline_eval_every)))
+  common_spec = dict(metric=args.metric, threshold=args.threshold, per_class=args.per_class,
+                     budget_seconds=budget_seconds, jsonl=os.path.abspath(args.jsonl), eval_seed=args.eval_seed)
+  baseline_name = "baseline (source loop)"
+  if args.baseline_d_batch:
+    baseline_name = f"baseline, D on {args.baseline_d_batch} + {args.baseline_d_batch} (--d_batch)"
+  runs = []
+  for seed in seeds:
+    runs += [("tta_cgan", dict(common_spec, name=f"cgan_tf {os.path.relpath(path)}", flagfile=path,
+                               flags=[f"--seed={seed}"], seed=seed, eval_every=args.eval_every))
+             for path in flagfiles]
+    if not args.no_baseline:
+      runs.append(("tta_baseline", dict(common_spec, name=baseline_name, seed=seed,
+                                        eval_every=args.baseline_eval_every,
+                                        **(dict(d_batch=args.baseline_d_batch) if args.baseline_d_batch else {}))))
   results = []
   for kind, spec in runs:
-    print(f"running {spec['name']} (checks every {spec['eval_every']} steps; JSONL: {args.jsonl})",
-          file=sys.stderr, flush=True)
+    print(f"running {spec['name']}, seed {spec['seed']} (checks every {spec['eval_every']} steps; JSONL: "
+          f"{args.jsonl})", file=sys.stderr, flush=True)
     results.append(run_child(kind, spec, show_progress=True))
+  what = "conditional accuracy" if args.metric == "conditional_accuracy" else "Fréchet distance"
+  target = f"{what} {'>=' if common.QUALITY_TARGETS[args.metric] else '<='} {args.threshold:g}"
   print_header("Time to quality", [
-      f"Training seconds until the conditional accuracy of {args.per_class} generated images per class "
-      f"(the project's evaluator, `cgan_tf.evaluation.evaluator.load_evaluator`) reaches {args.threshold}, "
-      f"checked every {args.eval_every} steps (baseline: every {args.baseline_eval_every} of its steps) "
-      f"with the same seeded noise each time. The clock runs from the first step (tracing included) and "
-      f"stops during each check; start-up, data loading and the evaluator's loading are not counted. "
-      f"Budget: {args.budget_minutes:g} training minutes per run. cgan_tf presets keep their own "
+      f"Training seconds until the {what} of {args.per_class} generated images per class (the project's "
+      f"evaluator, `cgan_tf.evaluation.evaluator.load_evaluator`; the distance is to the real test split in "
+      f"its feature space) reaches {target}, checked every {args.eval_every} steps (baseline: every "
+      f"{args.baseline_eval_every} of its steps) with the same seeded noise each time. The clock runs from "
+      f"the first step (tracing included) and stops during each check; start-up, data loading and the "
+      f"evaluator's loading are not counted. Budget: {args.budget_minutes:g} training minutes per run "
+      f"(a run that does not reach the target by then counts as more than the budget). Seeds: "
+      f"{', '.join(map(str, seeds))}, each running every row in turn. cgan_tf presets keep their own "
       f"checkpoints, grids and summaries (they are part of what a preset costs). Each check is a line of "
       f"`{args.jsonl}`."])
   rows = []
   for (kind, spec), result in zip(runs, results):
-    if result["reached"]:
-      outcome = f"{result['seconds']:.0f} s"
-    else:
-      outcome = (f"not reached within budget (best accuracy {result['best_accuracy']:.3f} at "
-                 f"{result['best_seconds']:.0f} s)")
-    rows.append([spec["name"], outcome, result["step"] if result["reached"] else "-",
-                 f"{result['accuracy']:.3f}" if result["reached"] else "-",
-                 f"{result['best_accuracy']:.3f} (step {result['best_step']})", result["checks"],
-                 f"{result['trained_seconds']:.0f}", f"{result['eval_seconds']:.0f}"])
-  print(markdown_table(["run", f"time to accuracy >= {args.threshold}", "at step", "accuracy then",
-                        "best accuracy", "checks", "training s", "evaluation s (off the clock)"], rows,
-                       "llrrrrrr"))
-  baseline = results[-1] if not args.no_baseline else None
-  if baseline:
-    for (kind, spec), result in zip(runs[:-1], results[:-1]):
-      if not result["reached"]:
+    outcome = f"{result['seconds']:.0f} s" if result["reached"] else "not reached within budget"
+    rows.append([spec["name"], spec["seed"], outcome, result["step"] if result["reached"] else "-",
+                 f"{result['best_value']:.3f} (step {result['best_step']}, {result['best_seconds']:.0f} s)",
+                 result["checks"], f"{result['trained_seconds']:.0f}", f"{result['eval_seconds']:.0f}"])
+  print(markdown_table(["run", "seed", f"time to {target}", "at step", f"best {what}", "checks", "training s",
+                        "evaluation s (off the clock)"], rows, "lrlrrrrr"))
+  summary = {}
+  for (kind, spec), result in zip(runs, results):
+    summary.setdefault(spec["name"], []).append(result)
+  lines = []
+  for name, outcomes in summary.items():
+    times = [r["seconds"] if r["reached"] else math.inf for r in outcomes]
+    shown = ", ".join(f"{t:.0f} s" if math.isfinite(t) else f"> {budget_seconds:.0f} s" for t in times)
+    middle = median(times)
+    lines.append([name, f"{sum(map(math.isfinite, times))} of {len(times)}",
+                  f"{middle:.0f} s" if math.isfinite(middle) else f"> {budget_seconds:.0f} s", shown])
+  print()
+  print(markdown_table(["run", "reached", "median time", "each seed"], lines, "lrrl"))
+  names = list(summary)
+  if not args.no_baseline:
+    base_times = [r["seconds"] if r["reached"] else math.inf for r in summary[names[-1]]]
+    for name in names[:-1]:
+      times = [r["seconds"] if r["reached"] else math.inf for r in summary[name]]
+      if not math.isfinite(median(times)):
         continue
-      if baseline["reached"]:
-        print(f"\n{spec['name']}: the baseline took {baseline['seconds'] / result['seconds']:.1f}x as long "
-              f"({baseline['seconds']:.0f} s vs {result['seconds']:.0f} s).")
+      ratio = median(base_times) / median(times)
+      if math.isfinite(ratio):
+        print(f"\n{name}: the baseline's median time is {ratio:.1f}x this run's.")
       else:
-        print(f"\n{spec['name']}: the baseline takes more than {baseline['trained_seconds'] / result['seconds']:.1f}x "
-              f"as long (it did not reach it in {baseline['trained_seconds']:.0f} s; this run took "
-              f"{result['seconds']:.0f} s).")
+        print(f"\n{name}: the baseline's median time is more than {budget_seconds / median(times):.1f}x this "
+              f"run's (the budget over this run's median).")
 
 
 # --- efficiency ----------------------------------------------------------------------------------
@@ -373,24 +403,49 @@ def pipeline(args) -> None:
 
 
 def memory(args) -> None:
-  """Peak resident memory of the preset's training process (and the baseline's) over a fixed step count."""
-  resolve(args, dict(steps=200), dict(steps=10))
+  """Peak resident memory at equal settings: cgan_tf on the flagfile beside the source loop at its batch.
+
+  Fresh processes alternate over --repeats: cgan_tf with checkpoints, grids and summaries off (the baseline
+  keeps none), the baseline as the source runs it, and the baseline with D on full batches (`--d_batch` =
+  the batch, the same arithmetic per step as cgan_tf's step at the reference recipe). With
+  --keep_bookkeeping cgan_tf also runs once more per repeat with the preset's own checkpoints and grids.
+  """
+  resolve(args, dict(steps=200, repeats=3), dict(steps=10, repeats=1))
   flagfile = flagfile_path(args.flagfile)
   warmup = min(5, args.steps - 1)
+  names = ["cgan_tf"] + (["cgan_tf_bookkeeping"] if args.keep_bookkeeping else [])
+  names += [] if args.no_baseline else ["baseline", "baseline_equal"]
+  runs = {name: [] for name in names}
+  batch = None
+  for _ in range(args.repeats):
+    runs["cgan_tf"].append(run_child("cgan_steps", cgan_spec(flagfile, args.steps, warmup)))
+    batch = batch or runs["cgan_tf"][0]["batch_size"]
+    if args.keep_bookkeeping:
+      runs["cgan_tf_bookkeeping"].append(run_child("cgan_steps", cgan_spec(flagfile, args.steps, warmup,
+                                                                           keep_bookkeeping=True)))
+    if not args.no_baseline:
+      runs["baseline"].append(run_child("baseline_steps", dict(steps=args.steps - warmup, warmup=warmup,
+                                                               batch_size=batch)))
+      runs["baseline_equal"].append(run_child("baseline_steps", dict(
+          steps=args.steps - warmup, warmup=warmup, batch_size=batch, d_batch=batch)))
+  labels = {"cgan_tf": f"cgan_tf `{os.path.relpath(flagfile)}` (bookkeeping off)",
+            "cgan_tf_bookkeeping": f"cgan_tf `{os.path.relpath(flagfile)}` (its checkpoints, grids, summaries)",
+            "baseline": "baseline (source loop)", "baseline_equal": f"baseline at equal work (--d_batch={batch})"}
   rows = []
-  cgan = run_child("cgan_steps", cgan_spec(flagfile, args.steps, warmup, keep_bookkeeping=True))
-  rows.append([f"cgan_tf `{os.path.relpath(flagfile)}`", args.steps, fmt(cgan["ru_maxrss_mib"], 0),
-               fmt(cgan.get("vm_hwm_mib", float("nan")), 0)])
-  if not args.no_baseline:
-    base = run_child("baseline_steps", dict(steps=args.steps - warmup, warmup=warmup))
-    rows.append(["baseline (source loop)", args.steps, fmt(base["ru_maxrss_mib"], 0),
-                 fmt(base.get("vm_hwm_mib", float("nan")), 0)])
-  print_header("Memory", [
-      "Peak resident memory of a fresh training process, read by the process itself at the end "
-      "(`getrusage(RUSAGE_SELF).ru_maxrss` and `VmHWM` of /proc/self/status). The preset runs with its own "
-      "checkpoint, grid and summary settings; both hold the 60,000 training images in memory (cgan_tf as "
-      "uint8, the source as float32)."])
-  print(markdown_table(["process", "steps", "ru_maxrss MiB", "VmHWM MiB"], rows))
+  for name in names:
+    peaks = [r["ru_maxrss_mib"] for r in runs[name]]
+    first = runs[name][0]
+    d_batch = first.get("d_batch", first["batch_size"])
+    rows.append([labels[name], f"{d_batch} + {d_batch} / {first['batch_size']}", args.steps,
+                 f"**{fmt(median(peaks), 0)}**", ", ".join(fmt(peak, 0) for peak in peaks)])
+  print_header("Memory at equal settings", [
+      f"Peak resident memory of a fresh training process over {args.steps} steps, read by the process itself "
+      "at the end (`getrusage(RUSAGE_SELF).ru_maxrss`); median of "
+      f"{args.repeats} fresh processes each, alternating. Same networks, batch and filters on every row (the "
+      "flagfile's). Both sides hold the 60,000 training images in memory: cgan_tf as uint8 (47 MB), the "
+      "source as float32 (188 MB), which is the source's own choice and counted as part of it."])
+  print(markdown_table(["process", "D real + fake / G batch per step", "steps", "peak RSS MiB (median)",
+                        "each run"], rows))
 
 
 # --- scaling -------------------------------------------------------------------------------------
@@ -648,19 +703,25 @@ def build_parser() -> argparse.ArgumentParser:
   sub.add_argument("--baseline_steps", type=int, help="baseline: timed steps per run (default 30)")
   sub.add_argument("--baseline_warmup", type=int, help="baseline: untimed steps before them (default 5)")
 
-  sub = add("time_to_quality", time_to_quality, "training time until conditional accuracy >= a threshold",
+  sub = add("time_to_quality", time_to_quality, "training time to a quality target (accuracy or distance)",
             flagfiles=())
   sub.add_argument("--flagfile", action="append",
                    help=f"a cgan_tf preset to run (repeatable; default: the first that exists of "
                         f"{', '.join(FAST_FLAGFILES)})")
   sub.add_argument("--no_baseline", action="store_true", help="skip the source loop")
-  sub.add_argument("--threshold", type=float, default=0.80, help="conditional accuracy to reach")
+  sub.add_argument("--metric", choices=sorted(common.QUALITY_TARGETS), default="conditional_accuracy",
+                   help="the figure the target is on")
+  sub.add_argument("--threshold", type=float, help="the value to reach: at least (accuracy; default 0.8) or "
+                   "at most (distance; required)")
+  sub.add_argument("--seeds", default="0", help="comma-separated training seeds; each runs every row")
+  sub.add_argument("--baseline_d_batch", type=int, default=0,
+                   help="the baseline's real and fake images per D update (0: the source's half batch)")
   sub.add_argument("--eval_every", type=int, help="cgan_tf steps between checks (default 500)")
   sub.add_argument("--baseline_eval_every", type=int, help="baseline steps between checks (default: --eval_every)")
   sub.add_argument("--per_class", type=int, help="generated images per class per check (default 1000)")
   sub.add_argument("--budget_minutes", type=float, help="training minutes per run before giving up (default 120)")
   sub.add_argument("--jsonl", default=os.path.join("runs", "benchmarks", "time_to_quality.jsonl"),
-                   help="every check is appended here: run, step, train_seconds, accuracy, per_class")
+                   help="every check is appended here: run, step, train_seconds, accuracy, frechet_distance, per_class")
   sub.add_argument("--eval_seed", type=int, default=0, help="seed of the evaluation noise")
 
   sub = add("efficiency", efficiency, "step FLOPs / step time as a fraction of the matmul rate")
@@ -678,8 +739,11 @@ def build_parser() -> argparse.ArgumentParser:
   sub.add_argument("--train_warmup", type=int, help="untimed training steps (default 10)")
   sub.add_argument("--repeats", type=int, help="fresh processes of each (default 3)")
 
-  sub = add("memory", memory, "peak resident memory of the preset's training process", PRESET_FLAGFILES)
+  sub = add("memory", memory, "peak resident memory at equal settings, cgan_tf beside the source loop")
   sub.add_argument("--steps", type=int, help="training steps (default 200)")
+  sub.add_argument("--repeats", type=int, help="fresh processes of each, alternating (default 3)")
+  sub.add_argument("--keep_bookkeeping", action="store_true",
+                   help="also run cgan_tf with the preset's checkpoints, grids and summaries")
   sub.add_argument("--no_baseline", action="store_true", help="skip the source loop")
 
   sub = add("scaling", scaling, "step time vs batch size and vs image size (cdcgan)")

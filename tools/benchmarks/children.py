@@ -279,21 +279,29 @@ def matmul(spec: dict) -> dict:
   return dict(rates={str(size): rate for size, rate in rates.items()})
 
 
+def _quality_clock(spec: dict, config, latent_dim: int, output: str, noise: str) -> quality.QualityClock:
+  """The clock of a time-to-quality run: the data set's evaluator, its real test split as the reference."""
+  from cgan_tf import data as data_lib
+  from cgan_tf.evaluation import evaluator as evaluator_lib
+
+  evaluator = evaluator_lib.load_evaluator(config)
+  probe = quality.QualityProbe(evaluator, data_lib.load(config, "test").images,
+                               len(evaluator.info["class_names"]), latent_dim, spec["per_class"], output, noise,
+                               spec.get("eval_seed", 0))
+  return quality.QualityClock(spec["name"], probe, spec["metric"], spec["threshold"], spec["budget_seconds"],
+                              spec["jsonl"])
+
+
 def tta_cgan(spec: dict) -> dict:
-  """Trains a cgan_tf flagfile until conditional accuracy >= spec['threshold'] or the budget is spent."""
+  """Trains a cgan_tf flagfile (+ spec['flags']) until spec['metric'] reaches spec['threshold'] or the
+  budget is spent."""
   import keras
   from cgan_tf import train
-  from cgan_tf.evaluation import evaluator as evaluator_lib
 
   config = make_config(spec)
   if config.unconditional:
     raise SystemExit(f"{spec['flagfile']}: an unconditional run has no conditional accuracy")
-  evaluator = evaluator_lib.load_evaluator(config)
-  num_classes = len(evaluator.info["class_names"])
-  probe = quality.ConditionalAccuracyProbe(evaluator, num_classes, config.latent_dim, spec["per_class"],
-                                           network_output(config), config.noise,
-                                           spec.get("eval_seed", 0))
-  clock = quality.QualityClock(spec["name"], probe, spec["threshold"], spec["budget_seconds"], spec["jsonl"])
+  clock = _quality_clock(spec, config, config.latent_dim, network_output(config), config.noise)
   every = spec["eval_every"]
   steps_per_execution = config.steps_per_execution
 
@@ -339,19 +347,17 @@ def tta_cgan(spec: dict) -> dict:
 
 
 def tta_baseline(spec: dict) -> dict:
-  """Runs the source loop (fixed port) until conditional accuracy >= spec['threshold'] or the budget."""
+  """Runs the source loop (fixed port; spec: seed, d_batch) until spec['metric'] reaches spec['threshold']
+  or the budget is spent."""
   from cgan_tf.config import Config
-  from cgan_tf.evaluation import evaluator as evaluator_lib
 
   baseline = _baseline_module()
   data_dir = spec.get("data_dir", common.FASHION_MNIST_DIR)
   config = Config(dataset="fashion_mnist", data_source="idx", data_dir=data_dir)
-  evaluator = evaluator_lib.load_evaluator(config)
-  probe = quality.ConditionalAccuracyProbe(evaluator, baseline.NUM_CLASSES, baseline.LATENT_DIM,
-                                           spec["per_class"], "tanh", "normal", spec.get("eval_seed", 0))
-  clock = quality.QualityClock(spec["name"], probe, spec["threshold"], spec["budget_seconds"], spec["jsonl"])
+  clock = _quality_clock(spec, config, baseline.LATENT_DIM, "tanh", "normal")
   cgan = baseline.SourceCGAN(baseline.load_real_samples(data_dir), "fixed",
-                             spec.get("batch_size", baseline.BATCH_SIZE), spec.get("seed", 0))
+                             spec.get("batch_size", baseline.BATCH_SIZE), spec.get("seed", 0),
+                             spec.get("d_batch"))
   step = 0
   clock.start()
   while True:

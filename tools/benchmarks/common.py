@@ -94,6 +94,10 @@ def markdown_table(headers: Sequence[str], rows: Iterable[Sequence], align: str 
   return "\n".join(lines)
 
 
+# What a time-to-quality target can be on (tools/benchmarks/quality.py), and whether higher is better.
+QUALITY_TARGETS = {"conditional_accuracy": True, "frechet_distance": False}
+
+
 def median(values: Sequence[float]) -> float:
   return statistics.median(values)
 
