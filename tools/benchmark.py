@@ -306,30 +306,29 @@ def time_to_quality(args) -> None:
                  result["checks"], f"{result['trained_seconds']:.0f}", f"{result['eval_seconds']:.0f}"])
   print(markdown_table(["run", "seed", f"time to {target}", "at step", f"best {what}", "checks", "training s",
                         "evaluation s (off the clock)"], rows, "lrlrrrrr"))
-  summary = {}
+  # Each row's time per seed; a run that did not reach the target counts as more than the budget.
+  times = {}
   for (kind, spec), result in zip(runs, results):
-    summary.setdefault(spec["name"], []).append(result)
-  lines = []
-  for name, outcomes in summary.items():
-    times = [r["seconds"] if r["reached"] else math.inf for r in outcomes]
-    shown = ", ".join(f"{t:.0f} s" if math.isfinite(t) else f"> {budget_seconds:.0f} s" for t in times)
-    middle = median(times)
-    lines.append([name, f"{sum(map(math.isfinite, times))} of {len(times)}",
-                  f"{middle:.0f} s" if math.isfinite(middle) else f"> {budget_seconds:.0f} s", shown])
+    times.setdefault(spec["name"], []).append(result["seconds"] if result["reached"] else math.inf)
+  middles = {name: median(values) for name, values in times.items()}
+  over = f"> {budget_seconds:.0f} s"
+  lines = [[name, f"{sum(map(math.isfinite, values))} of {len(values)}",
+            f"{middles[name]:.0f} s" if math.isfinite(middles[name]) else over,
+            ", ".join(f"{t:.0f} s" if math.isfinite(t) else over for t in values)]
+           for name, values in times.items()]
   print()
   print(markdown_table(["run", "reached", "median time", "each seed"], lines, "lrrl"))
-  names = list(summary)
+  names = list(times)
   if not args.no_baseline:
-    base_times = [r["seconds"] if r["reached"] else math.inf for r in summary[names[-1]]]
+    base = middles[names[-1]]
     for name in names[:-1]:
-      times = [r["seconds"] if r["reached"] else math.inf for r in summary[name]]
-      if not math.isfinite(median(times)):
+      if not math.isfinite(middles[name]):
         continue
-      ratio = median(base_times) / median(times)
+      ratio = base / middles[name]
       if math.isfinite(ratio):
         print(f"\n{name}: the baseline's median time is {ratio:.1f}x this run's.")
       else:
-        print(f"\n{name}: the baseline's median time is more than {budget_seconds / median(times):.1f}x this "
+        print(f"\n{name}: the baseline's median time is more than {budget_seconds / middles[name]:.1f}x this "
               f"run's (the budget over this run's median).")
 
 
