@@ -11,6 +11,14 @@ metric registry). Recipes run one after another, never side by side, so each has
 
 A recipe is a flagfile from configs/ (by file name, e.g. configs/fmnist_cpu.cfg) or a name from RECIPES
 below; extra flags after `--` go to every recipe.
+
+With --fit the budget is counted in steps instead: each recipe first times a short probe run alone
+(--probe_steps, in a fresh process), then trains rate x --minutes steps with no time limit. Its schedules
+are fitted to that length (a --lr_schedule decays to zero at the budget's end, an --ema_start moves with
+it), which a recipe stopped by the clock would not get, and the training itself no longer depends on what
+else the machine runs: only the probe must run on a quiet machine.
+
+  python tools/compare_recipes.py --fit --recipes=configs/fmnist_resnet.cfg,configs/fmnist.cfg --minutes=60
 """
 
 import argparse
@@ -67,12 +75,49 @@ def recipe_flags(name: str) -> list:
   return COMMON + RECIPES[name]
 
 
+def fitted_flags(steps_per_second: float, minutes: float, planned_steps: int, ema_start: int,
+                 steps_per_execution: int = 1) -> list:
+  """Flags that make a recipe train the steps it makes in `minutes` at `steps_per_second`, its schedules
+  fitted to them: the learning-rate decay runs over the new length and the EMA warm-up keeps its share of it.
+
+  Args:
+    steps_per_second: the recipe's rate, timed alone.
+    minutes: the budget.
+    planned_steps: the recipe's own length in steps (its --train_steps, or its epochs in steps).
+    ema_start: the recipe's --ema_start (0: none).
+    steps_per_execution: the recipe's; the length is a multiple of it.
+  """
+  steps = int(steps_per_second * minutes * 60) // steps_per_execution * steps_per_execution
+  if steps <= 0:
+    raise ValueError(f"{minutes:g} minutes at {steps_per_second:.3g} steps/s is not one step")
+  flags = [f"--train_steps={steps}", "--train_minutes=0"]
+  if ema_start:
+    flags.append(f"--ema_start={round(ema_start * steps / planned_steps)}")
+  return flags
+
+
+def probe(name: str, args, extra: list) -> dict:
+  """The recipe's steps/s over a short run alone in a fresh process, with its planned length and EMA start."""
+  spec = dict(flagfile=name if name.endswith(".cfg") else None,
+              flags=[*(COMMON + RECIPES[name] if name in RECIPES else []), *extra],
+              steps=args.probe_steps, warmup=args.probe_warmup, plan=True, name=name)
+  return common.run_child("cgan_steps", spec)
+
+
 def run(name: str, args, extra: list) -> dict:
   run_dir = os.path.join(args.out, os.path.basename(name).replace(".cfg", ""))
-  train = [sys.executable, "-m", "cgan_tf.main", *recipe_flags(name), f"--run_dir={run_dir}",
-           f"--train_minutes={args.minutes}", *extra]
+  budget = [f"--train_minutes={args.minutes}"]
+  rate = None
+  if args.fit:
+    measured = probe(name, args, extra)
+    rate = measured["steps_per_second"]
+    budget = fitted_flags(rate, args.minutes, measured["planned_steps"], measured["ema_start"],
+                          measured["steps_per_execution"])
+  elif name.endswith(".cfg"):
+    budget.append("--train_steps=100000000")
+  train = [sys.executable, "-m", "cgan_tf.main", *recipe_flags(name), f"--run_dir={run_dir}", *extra, *budget]
   if name.endswith(".cfg"):
-    train += ["--train_steps=100000000", "--verbose=0"]
+    train.append("--verbose=0")
   if args.eval_every:
     train += [f"--eval_every={args.eval_every}", f"--eval_samples={args.curve_samples}",
               "--eval_metrics=conditional_accuracy,frechet"]
@@ -94,8 +139,9 @@ def run(name: str, args, extra: list) -> dict:
   with open(report_path) as f:
     report = json.load(f)
   return dict(name=name, flags=" ".join(recipe_flags(name)[len(COMMON) if name in RECIPES else 0:]),
-              step=report["step"], wall_seconds=round(wall), headline=report["headline"],
-              generated=report["generated"], floor=report["real_train"])
+              budget=" ".join(budget), probe_steps_per_second=rate, step=report["step"],
+              wall_seconds=round(wall), headline=report["headline"], generated=report["generated"],
+              floor=report["real_train"])
 
 
 def main() -> None:
@@ -107,6 +153,10 @@ def main() -> None:
                       "(conditional accuracy and Fréchet distance; not counted as training time)")
   parser.add_argument("--curve_samples", type=int, default=2000, help="images per measurement during training")
   parser.add_argument("--out", default="runs/compare", help="where the runs go")
+  parser.add_argument("--fit", action="store_true", help="budget in steps: rate (timed alone) x --minutes, "
+                      "schedules fitted to it (see above)")
+  parser.add_argument("--probe_steps", type=int, default=40, help="--fit: steps of each probe, warm-up included")
+  parser.add_argument("--probe_warmup", type=int, default=10, help="--fit: untimed first steps of each probe")
   args, extra = parser.parse_known_args()
   extra = [flag for flag in extra if flag != "--"]
   common.note_start()
@@ -116,17 +166,24 @@ def main() -> None:
     print(json.dumps(rows[-1]), flush=True)
   print(f"\nMachine: {common.machine_at_start()}")
   print(f"Command: python {' '.join(sys.argv)}")
-  print(f"Each recipe: {args.minutes:g} minutes of training alone on the machine, then --mode=eval on "
-        f"{args.eval_samples} images (equal per class) against the real test split.\n")
+  if args.fit:
+    print(f"Each recipe: the steps it makes in {args.minutes:g} minutes at its rate timed alone (steps "
+          f"{args.probe_warmup + 1}-{args.probe_steps} of a probe in a fresh process; checkpoints, grids and "
+          f"summaries off), its schedules fitted to them, then --mode=eval on {args.eval_samples} images (equal "
+          f"per class) against the real test split.\n")
+  else:
+    print(f"Each recipe: {args.minutes:g} minutes of training alone on the machine, then --mode=eval on "
+          f"{args.eval_samples} images (equal per class) against the real test split.\n")
   headline = rows[0]["headline"]  # Every recipe is measured by the same --mode=eval command.
-  print("| recipe | steps | " + " | ".join(headline) + " |")
-  print("|---|---:|" + "---:|" * len(headline))
+  print("| recipe | probe steps/s | budget | steps | wall s | " + " | ".join(headline) + " |")
+  print("|---|---:|---|---:|---:|" + "---:|" * len(headline))
   for row in rows:
     figures = " | ".join(f"{row['generated'].get(name, float('nan')):.4f}" for name in headline)
-    print(f"| {row['name']} | {row['step']} | {figures} |")
+    rate = f"{row['probe_steps_per_second']:.3f}" if row["probe_steps_per_second"] else "-"
+    print(f"| {row['name']} | {rate} | `{row['budget']}` | {row['step']} | {row['wall_seconds']} | {figures} |")
   floor = rows[0]["floor"]
-  print("| real train images (floor) | | " + " | ".join(f"{floor.get(name, float('nan')):.4f}" for name in headline)
-        + " |")
+  print("| real train images (floor) | | | | | "
+        + " | ".join(f"{floor.get(name, float('nan')):.4f}" for name in headline) + " |")
 
 
 if __name__ == "__main__":

@@ -10,20 +10,21 @@ from tools.benchmarks import flops as flops_lib
 from tools.benchmarks import quality
 
 
-def config_from_flagfile(flagfile: str, flags=()):
-  """The validated cgan_tf `Config` of a flagfile plus extra flags, parsed exactly as cgan_tf.main does."""
+def config_from_flagfile(flagfile, flags=()):
+  """The validated cgan_tf `Config` of a flagfile (or none) plus extra flags, parsed exactly as cgan_tf.main
+  does."""
   from cgan_tf import main as cli
 
-  cli.FLAGS(cli.resolve_presets(["cgan_tf", f"--flagfile={flagfile}", *flags]))
+  cli.FLAGS(cli.resolve_presets(["cgan_tf", *([f"--flagfile={flagfile}"] if flagfile else []), *flags]))
   return cli.config_from_flags()
 
 
 def make_config(spec: dict):
-  """The run's Config: from spec['flagfile'] (+ spec['flags']), or from spec['fields']
+  """The run's Config: from spec['flagfile'] and/or spec['flags'], or from spec['fields']
   (the precision / XLA / replica variants)."""
   from cgan_tf.config import Config
 
-  if spec.get("flagfile"):
+  if spec.get("flagfile") or spec.get("flags"):
     return config_from_flagfile(spec["flagfile"], spec.get("flags", ()))
   return Config(**spec["fields"])
 
@@ -107,12 +108,17 @@ def cgan_steps(spec: dict) -> dict:
   """Trains cgan_tf for spec['steps'] steps and times steps warmup+1..steps.
 
   spec: flagfile + flags, or fields; steps; warmup; keep_bookkeeping (the preset's checkpoints, grids and
-  summaries stay on, for the memory figure); count_flops; profile (the TF profiler cross-check).
+  summaries stay on, for the memory figure); count_flops; profile (the TF profiler cross-check); plan (also
+  report the config's own length in steps and its --ema_start).
   """
   from cgan_tf import train
 
   config = make_config(spec)
   steps_per_execution = config.steps_per_execution
+  plan = {}
+  if spec.get("plan"):
+    resolved, data = train.resolve_training_config(config)
+    plan = dict(planned_steps=train.total_steps(resolved, len(data.labels)), ema_start=config.ema_start)
   run_dir = tempfile.mkdtemp(prefix="cgan_tf_benchmark_")
   try:
     config = config.replace(run_dir=run_dir, train_steps=spec["steps"])
@@ -132,7 +138,8 @@ def cgan_steps(spec: dict) -> dict:
                   network=config.network, image_shape=list(
                       model.discriminator.inputs[flops_lib.image_input_index(model.discriminator)].shape[1:]),
                   update_scheme=config.update_scheme, d_steps=config.d_steps, settings=recipe(config),
-                  step_description=describe_step(config), **common.peak_memory())
+                  steps_per_execution=steps_per_execution, step_description=describe_step(config),
+                  **plan, **common.peak_memory())
     if spec.get("count_flops"):
       result["step_flops"] = flops_lib.train_step_flops(
           model.generator, model.discriminator, config.batch_size, result["update_scheme"],
