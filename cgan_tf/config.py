@@ -11,7 +11,8 @@ MODES = ("train", "sample", "export", "inspect_data", "train_evaluator", "eval")
 # Fields that fix the shapes of the saved variables: a run directory written with other values cannot be
 # resumed, because its checkpoints would load into mismatched networks.
 ARCHITECTURE_FIELDS = ("dataset", "network", "latent_dim", "embedding_dim", "image_shape", "num_classes",
-                       "g_conditioning", "d_conditioning", "spectral_norm", "g_filters", "d_filters")
+                       "g_conditioning", "d_conditioning", "spectral_norm", "g_filters", "d_filters",
+                       "d_minibatch_std")
 
 
 class ConfigError(ValueError):
@@ -52,6 +53,7 @@ class Config:
   g_conditioning: str = "auto"
   d_conditioning: str = "auto"
   spectral_norm: bool = False
+  d_minibatch_std: int = 0
   image_conv: str = "auto"
   noise: str = "normal"
   gp_weight: float = 0.0
@@ -215,6 +217,13 @@ def validate(config: Config) -> Config:
     value = getattr(config, name)
     _check(0.0 <= value < 1.0, name, f"must be in [0, 1), got {value!r}")
   _check(0.0 <= config.d_dropout < 1.0, "d_dropout", f"must be in [0, 1), got {config.d_dropout!r}")
+  _check(isinstance(config.d_minibatch_std, int) and config.d_minibatch_std >= 0, "d_minibatch_std",
+         f"must be a group size of at least 2, or 0 for none, got {config.d_minibatch_std!r}")
+  _check(config.d_minibatch_std != 1, "d_minibatch_std",
+         "a group of 1 example has no spread; use a group size of at least 2, or 0 for none")
+  if config.d_minibatch_std:
+    _check(config.batch_size % config.d_minibatch_std == 0, "d_minibatch_std",
+           f"the batch ({config.batch_size}) must hold whole groups of {config.d_minibatch_std}")
   _check_choice(config, "image_conv", cgan_layers.IMAGE_CONVS)
   _check(config.verbose in (0, 1, 2), "verbose", f"must be 0, 1 or 2, got {config.verbose!r}")
   for name in ("checkpoint_every", "sample_every", "log_every"):
@@ -363,6 +372,8 @@ def check_architecture(config: Config) -> None:
              f"network {config.network!r} supports {', '.join(('auto',) + allowed)}, got {value!r}")
   _check(not config.spectral_norm or spec.spectral_norm, "spectral_norm",
          f"network {config.network!r} does not support spectral normalization")
+  _check(not config.d_minibatch_std or spec.minibatch_std, "d_minibatch_std",
+         f"network {config.network!r} has no minibatch standard deviation layer (cdcgan and resnet do)")
   if config.mode == "sample" and spec.data_kind == "points":
     _check(not config.interpolate and not config.truncation, "interpolate" if config.interpolate else
            "truncation", f"draws images; network {config.network!r} generates points")

@@ -23,9 +23,9 @@ from cgan_tf import rng
 PACKAGE = "cgan_tf"
 
 
-def _power_iteration_dtype(x) -> str:
-  """float32 for float32 and lower-precision tensors, float64 for float64: the power iteration keeps at
-  least float32 accuracy under a mixed policy, and the full accuracy of a float64 run."""
+def _accumulation_dtype(x) -> str:
+  """float32 for float32 and lower-precision tensors, float64 for float64: a sum or power iteration over
+  many values keeps at least float32 accuracy under a mixed policy, and the full accuracy of a float64 run."""
   return "float64" if keras.backend.standardize_dtype(x.dtype) == "float64" else "float32"
 
 
@@ -56,7 +56,7 @@ class SpectralNormMixin:
                                       trainable=False, name="spectral_u", autocast=False)
 
   def _kernel_matrix(self, kernel):
-    return ops.reshape(ops.cast(kernel, _power_iteration_dtype(kernel)), (-1, ops.shape(kernel)[-1]))
+    return ops.reshape(ops.cast(kernel, _accumulation_dtype(kernel)), (-1, ops.shape(kernel)[-1]))
 
   def _singular_vectors(self, kernel):
     """One power iteration from the stored u: (u_new, v), both without gradient."""
@@ -302,13 +302,13 @@ class ProjectionLogit(layers.Layer):
   def _embedding_matrix(self):
     if not self.spectral_norm:
       return self.embedding
-    matrix = ops.cast(self.embedding, _power_iteration_dtype(self.embedding))
+    matrix = ops.cast(self.embedding, _accumulation_dtype(self.embedding))
     u, v = _power_iteration(ops.stop_gradient(matrix), self.embedding_u)
     sigma = ops.sum(v * ops.matmul(matrix, u))
     return self.embedding / ops.cast(sigma, self.embedding.dtype)
 
   def update_spectral_norm(self):
-    u, _ = _power_iteration(ops.cast(self.embedding, _power_iteration_dtype(self.embedding)), self.embedding_u)
+    u, _ = _power_iteration(ops.cast(self.embedding, _accumulation_dtype(self.embedding)), self.embedding_u)
     self.embedding_u.assign(ops.cast(u, self.embedding_u.dtype))
 
   def call(self, inputs, training=None):
@@ -323,6 +323,46 @@ class ProjectionLogit(layers.Layer):
 
   def get_config(self):
     return {**super().get_config(), "num_classes": self.num_classes, "spectral_norm": self.spectral_norm}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class MinibatchStdDev(layers.Layer):
+  """ProGAN's minibatch standard deviation (Karras et al. 2018): one feature map more, holding how much the
+  features vary within the example's group, so D can tell a batch of near-copies from real data.
+
+  Groups are `group_size` consecutive examples. A replica's slice of the global batch is consecutive and
+  holds whole groups, so one replica or several form the same groups; D takes the real and the fake batch
+  in separate calls, so a group never mixes them. The spread is computed in at least float32 (a variance of
+  bfloat16 features would keep two or three digits).
+
+  Call with features [batch, height, width, channels]; returns [batch, height, width, channels + 1].
+  """
+
+  def __init__(self, group_size, **kwargs):
+    super().__init__(**kwargs)
+    self.group_size = group_size
+
+  def call(self, features):
+    batch, height, width, channels = ops.shape(features)
+    grouped = ops.reshape(ops.cast(features, _accumulation_dtype(features)),
+                          (-1, self.group_size, height, width, channels))
+    deviation = grouped - ops.mean(grouped, axis=1, keepdims=True)
+    spread = ops.mean(ops.sqrt(ops.mean(ops.square(deviation), axis=1) + 1e-8), axis=(1, 2, 3))  # [groups]
+    spread = ops.repeat(spread, self.group_size, axis=0)  # [batch]: each example its group's value.
+    spread_map = ops.broadcast_to(ops.reshape(spread, (-1, 1, 1, 1)), (batch, height, width, 1))
+    return ops.concatenate([ops.cast(features, self.compute_dtype), ops.cast(spread_map, self.compute_dtype)],
+                           axis=-1)
+
+  def compute_output_shape(self, input_shape):
+    return (*input_shape[:-1], input_shape[-1] + 1)
+
+  def get_config(self):
+    return {**super().get_config(), "group_size": self.group_size}
+
+
+def minibatch_std(group_size, **kwargs):
+  """The minibatch standard deviation over groups of `group_size`, or the identity for 0."""
+  return MinibatchStdDev(group_size, **kwargs) if group_size else (lambda x: x)
 
 
 # --- Dropout that does not depend on how many replicas share the batch ---------------------------------

@@ -157,6 +157,10 @@ def train(config: Config, extra_callbacks=()) -> gan.ConditionalGAN:
   if config.batch_size % strategy.num_replicas_in_sync:
     raise ConfigError(f"--batch_size: the global batch {config.batch_size} is not divisible by the "
                       f"{strategy.num_replicas_in_sync} replicas of this strategy")
+  per_replica = config.batch_size // strategy.num_replicas_in_sync
+  if config.d_minibatch_std and per_replica % config.d_minibatch_std:
+    raise ConfigError(f"--d_minibatch_std: each of the {strategy.num_replicas_in_sync} replicas takes {per_replica} "
+                      f"examples of the batch, which are not whole groups of {config.d_minibatch_std}")
   config, data = resolve_training_config(config)
   output_dir = distribute.writable_dir(strategy, config.run_dir)
   if output_dir == config.run_dir:

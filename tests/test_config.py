@@ -63,6 +63,9 @@ def test_flags_become_a_frozen_config(tmp_path):
     (["--loss=wasserstein"], "loss"),
     (["--g_filters=0"], "g_filters"),
     (["--train_minutes=-1"], "train_minutes"),
+    (["--d_minibatch_std=-4"], "d_minibatch_std"),
+    (["--d_minibatch_std=1"], "d_minibatch_std"),
+    (["--batch_size=30", "--d_minibatch_std=4"], "d_minibatch_std"),
 ])
 def test_invalid_values_name_the_flag(tmp_path, argv, flag):
   with pytest.raises(ConfigError, match=f"--{flag}"):
@@ -153,6 +156,7 @@ def test_incompatible_run_dir_is_refused():
     (dict(network="resnet", g_conditioning="channel"), "g_conditioning", "supports auto, cbn"),
     (dict(network="resnet", d_conditioning="concat"), "d_conditioning", "supports auto, projection"),
     (dict(network="resnet", image_shape=(30, 30, 3)), "image_shape", "divisible by 4"),
+    (dict(network="keras_book", d_minibatch_std=4), "d_minibatch_std", "no minibatch standard deviation"),
     (dict(network="cdcgan", d_conditioning="projection", num_classes=0), None, None),  # unconditional: unused
     (dict(network="mlp_points"), "network", "needs a points data set"),
     (dict(network="cdcgan", image_shape=(2,), num_classes=0), "network", "needs an image data set"),

@@ -30,12 +30,14 @@ REPLICAS = (1, 2)
 XLA = ("off", "on")
 # How the generator's image layer is computed (--image_conv); only networks whose generator has one use it.
 IMAGE_CONVS = ("standard", "depthwise")
-IMAGE_CONV_NETWORKS = ("cdcgan_channel", "cdcgan_concat", "cdcgan_cbn_projection", "cdcgan_projection", "resnet",
-                       "unconditional")
-# Network variants: every registered image network, every conditioning of the reference network.
+IMAGE_CONV_NETWORKS = ("cdcgan_channel", "cdcgan_concat_mbstd", "cdcgan_cbn_projection", "cdcgan_projection",
+                       "resnet", "unconditional")
+# Network variants: every registered image network, every conditioning of the reference network, and the
+# discriminator's minibatch standard deviation on both networks that have it.
 NETWORKS = {
     "cdcgan_channel": dict(network="cdcgan", g_conditioning="channel", d_conditioning="channel"),
-    "cdcgan_concat": dict(network="cdcgan", g_conditioning="concat", d_conditioning="concat"),
+    "cdcgan_concat_mbstd": dict(network="cdcgan", g_conditioning="concat", d_conditioning="concat",
+                                d_minibatch_std=4),
     "cdcgan_cbn_projection": dict(network="cdcgan", g_conditioning="cbn", d_conditioning="projection"),
     "cdcgan_projection": dict(network="cdcgan", g_conditioning="channel", d_conditioning="projection"),
     "keras_book": dict(network="keras_book"),
@@ -45,7 +47,7 @@ NETWORKS = {
     # initial loss scale 2^15 they overflow float16, and the first four or five updates of D are skipped
     # while the scale falls to 2^10-2^11 (as dynamic loss scaling is meant to). Two steps would leave D
     # untrained.
-    "resnet": dict(network="resnet", train_steps=8),
+    "resnet": dict(network="resnet", train_steps=8, d_minibatch_std=4),
     "unconditional": dict(network="cdcgan", unconditional=True),
 }
 # Loss and penalty families; together they switch on every loss, penalty and training option.

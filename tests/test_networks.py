@@ -56,6 +56,19 @@ def test_the_label_changes_the_image_and_the_logit(network):
   assert not np.allclose(logit_a.numpy(), logit_b.numpy())
 
 
+@pytest.mark.parametrize("network", CONV_NETWORKS)
+def test_with_minibatch_std_d_judges_an_image_by_its_group(network):
+  noise, labels = tf.random.normal([2, 16], seed=1), tf.constant([4, 4])
+  for group_size in (0, 2):
+    generator, discriminator = build(network, d_minibatch_std=group_size)
+    images = generator([noise, labels])
+    alone = discriminator([tf.stack([images[0], images[1]]), labels]).numpy()[0]
+    among_copies = discriminator([tf.stack([images[0], images[0]]), labels]).numpy()[0]
+    # The same image: its logit changes with its group's other member only when D sees the group's spread.
+    assert np.allclose(alone, among_copies, atol=1e-6) == (group_size == 0)
+  assert discriminator.get_layer("d_minibatch_std").group_size == 2
+
+
 def test_cdcgan_is_the_reference_architecture_at_28x28():
   generator, discriminator = networks.build_networks(Config(image_shape=(28, 28, 1), num_classes=10))
   assert generator.get_layer("g_project").units == 7 * 7 * 128
@@ -76,7 +89,7 @@ def test_cdcgan_is_the_reference_architecture_at_28x28():
 def test_mixed_precision_keeps_outputs_float32(network, policy, compute_dtype, num_classes):
   keras.mixed_precision.set_dtype_policy(policy)
   try:
-    generator, discriminator = build(network, num_classes=num_classes, spectral_norm=True)
+    generator, discriminator = build(network, num_classes=num_classes, spectral_norm=True, d_minibatch_std=2)
     labels = tf.constant([1, 2])
     images = generator(network_inputs(tf.random.normal([2, 16]), labels, num_classes), training=True)
     logits = discriminator(network_inputs(images, labels, num_classes), training=True)
@@ -91,7 +104,7 @@ def test_mixed_precision_keeps_outputs_float32(network, policy, compute_dtype, n
 
 @pytest.mark.parametrize("network", CONV_NETWORKS)
 def test_both_networks_save_and_load_in_safe_mode(network, tmp_path):
-  generator, discriminator = build(network, spectral_norm=True)
+  generator, discriminator = build(network, spectral_norm=True, d_minibatch_std=3)
   noise, labels = tf.random.normal([3, 16], seed=1), tf.constant([1, 5, 9])
   images = generator([noise, labels])
   for model, inputs in ((generator, [noise, labels]), (discriminator, [images, labels])):

@@ -33,6 +33,11 @@ flags.DEFINE_enum("d_conditioning", _DEFAULTS.d_conditioning, networks.D_CONDITI
                   "(Miyato & Koyama 2018).")
 flags.DEFINE_bool("spectral_norm", _DEFAULTS.spectral_norm, "Spectral normalization of every discriminator "
                   "weight (Miyato et al. 2018).")
+flags.DEFINE_integer("d_minibatch_std", _DEFAULTS.d_minibatch_std, "cdcgan, resnet: the minibatch standard "
+                     "deviation of ProGAN (Karras et al. 2018) before D's last stage, over groups of this many "
+                     "consecutive examples (StyleGAN: 4; 0: none). D sees how much a group's features vary, so a "
+                     "generator that makes near-copies is told apart from data. The batch on each replica must "
+                     "hold whole groups.")
 flags.DEFINE_enum("image_conv", _DEFAULTS.image_conv, cgan_layers.IMAGE_CONVS,
                   "How the generator's image layer (cdcgan's 7x7 and resnet's 3x3 convolution to the image's "
                   "channels) is computed; same weights and function either way, so checkpoints move between "

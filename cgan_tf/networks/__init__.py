@@ -37,6 +37,7 @@ class NetworkSpec:
     g_conditionings: how the generator can take the label; the first is what "auto" means.
     d_conditionings: how the discriminator can take the label; the first is what "auto" means.
     spectral_norm: whether --spectral_norm is available.
+    minibatch_std: whether --d_minibatch_std is available.
   """
 
   build: Callable[..., Tuple[keras.Model, keras.Model]]
@@ -47,6 +48,7 @@ class NetworkSpec:
   g_conditionings: Tuple[str, ...] = ("channel",)
   d_conditionings: Tuple[str, ...] = ("channel",)
   spectral_norm: bool = True
+  minibatch_std: bool = False
 
   @property
   def output_range(self):

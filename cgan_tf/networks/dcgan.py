@@ -51,6 +51,8 @@ def discriminator(config, d_conditioning):
   if conditional and d_conditioning in ("channel", "concat"):
     x = layers.Concatenate()([x, blocks.label_map(label, config, height, width, "d_label", d_conditioning, sn)])
   for stage in range(stages):
+    if stage == stages - 1:
+      x = cgan_layers.minibatch_std(config.d_minibatch_std, name="d_minibatch_std")(x)
     x = cgan_layers.conv2d(config.d_filters, 3, sn, strides=2, padding="same", name=f"d_down{stage}")(x)
     x = layers.LeakyReLU(0.2)(x)
   x = layers.Flatten()(x)
@@ -62,7 +64,8 @@ def discriminator(config, d_conditioning):
 @register("cdcgan", size_divisor=4,
           description="The reference conditional DCGAN (Embedding(50) label channels, stride-2 stages from a "
                       "small starting resolution: two from 7x7 at 28x28, three at 32x32, four at 64x64).",
-          g_conditionings=("channel", "concat", "cbn"), d_conditionings=("channel", "concat", "projection"))
+          g_conditionings=("channel", "concat", "cbn"), d_conditionings=("channel", "concat", "projection"),
+          minibatch_std=True)
 def build_cdcgan(config):
   g_conditioning, d_conditioning = conditioning(config)
   return generator(config, g_conditioning), discriminator(config, d_conditioning)

@@ -88,6 +88,7 @@ def discriminator(config, d_conditioning):
   x = image
   for stage in range(stages):
     x = _discriminator_block(x, config.d_filters, sn, f"d_block{stage}", first=stage == 0)
+  x = cgan_layers.minibatch_std(config.d_minibatch_std, name="d_minibatch_std")(x)
   x = _discriminator_block(x, config.d_filters, sn, f"d_block{stages}", downsample=False)
   x = layers.ReLU(name="d_relu_out")(x)
   # The sum over space (SNGAN's), as an average times the area: two stock layers that load in safe mode.
@@ -103,7 +104,7 @@ def discriminator(config, d_conditioning):
           description="The SNGAN-projection / BigGAN residual pair: G of residual up-sampling blocks with "
                       "class-conditional batch norm, D of residual down-sampling blocks with the projection "
                       "logit (use with --loss=hinge --spectral_norm).",
-          g_conditionings=("cbn",), d_conditionings=("projection",))
+          g_conditionings=("cbn",), d_conditionings=("projection",), minibatch_std=True)
 def build_resnet(config):
   g_conditioning, d_conditioning = conditioning(config)
   return generator(config, g_conditioning), discriminator(config, d_conditioning)
