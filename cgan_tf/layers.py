@@ -347,9 +347,12 @@ class MinibatchStdDev(layers.Layer):
     grouped = ops.reshape(ops.cast(features, _accumulation_dtype(features)),
                           (-1, self.group_size, height, width, channels))
     deviation = grouped - ops.mean(grouped, axis=1, keepdims=True)
-    spread = ops.mean(ops.sqrt(ops.mean(ops.square(deviation), axis=1) + 1e-8), axis=(1, 2, 3))  # [groups]
-    spread = ops.repeat(spread, self.group_size, axis=0)  # [batch]: each example its group's value.
-    spread_map = ops.broadcast_to(ops.reshape(spread, (-1, 1, 1, 1)), (batch, height, width, 1))
+    spread = ops.mean(ops.sqrt(ops.mean(ops.square(deviation), axis=1, keepdims=True) + 1e-8), axis=(2, 3, 4),
+                      keepdims=True)  # [groups, 1, 1, 1, 1]
+    # Each member of a group gets its group's value at every position. Broadcasting by an addition, not
+    # repeat/tile: their gradients reshape to dynamic sizes that XLA cannot infer inside a second-order
+    # gradient (the R1 penalty's) under a conditional.
+    spread_map = ops.reshape(ops.zeros_like(grouped[..., :1]) + spread, (batch, height, width, 1))
     return ops.concatenate([ops.cast(features, self.compute_dtype), ops.cast(spread_map, self.compute_dtype)],
                            axis=-1)
 
