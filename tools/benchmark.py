@@ -56,6 +56,9 @@ VARIANTS = {
                      image_conv="depthwise"),
     "bf16_dw_1": dict(precision="mixed_bfloat16", xla="off", num_cpu_devices=1, strategy="one_device",
                       image_conv="depthwise"),
+    # The same with D's minibatch standard deviation (--d_minibatch_std=4): what the layer costs a step.
+    "bf16_dw_mbstd_1": dict(precision="mixed_bfloat16", xla="off", num_cpu_devices=1, strategy="one_device",
+                            image_conv="depthwise", d_minibatch_std=4),
     "xla_1": dict(precision="float32", xla="on", num_cpu_devices=1, strategy="one_device", image_conv="standard"),
     "xla_dw_1": dict(precision="float32", xla="on", num_cpu_devices=1, strategy="one_device", image_conv="depthwise"),
     "f32_2": dict(precision="float32", xla="off", num_cpu_devices=2, strategy="mirrored", image_conv="standard"),
