@@ -1,4 +1,5 @@
-"""tools/compare_recipes.py: the step budget that --fit derives from a recipe's measured rate."""
+"""tools/compare_recipes.py: the step budget that --fit derives from a recipe's measured rate, and the
+schedules it fits to it."""
 
 import pytest
 
@@ -10,6 +11,17 @@ def test_fit_turns_minutes_into_steps_and_moves_the_ema_start_with_them():
   # 1,000 keeps the warm-up's tenth of the run.
   assert compare_recipes.fitted_flags(0.61, 60, planned_steps=10000, ema_start=1000) == [
       "--train_steps=2196", "--train_minutes=0", "--ema_start=220"]
+
+
+def test_fit_keeps_the_moving_averages_horizon_a_fixed_share_of_the_run():
+  # 0.999 averages over ~1,000 of 10,000 planned steps; over 2,196 steps the same tenth is ~220 steps.
+  flags = compare_recipes.fitted_flags(0.61, 60, planned_steps=10000, ema_start=1000, ema_decay=0.999)
+  decay = float(flags[-1].split("=")[1])
+  assert flags[-1].startswith("--ema_decay=") and decay == pytest.approx(0.999 ** (10000 / 2196), rel=1e-6)
+  assert 1 / (1 - decay) == pytest.approx(1000 * 2196 / 10000, rel=0.01)
+  # A longer budget lengthens it: 18,740 planned steps of a 0.995 average, fitted to 45,000.
+  longer = compare_recipes.fitted_flags(12.5, 60, planned_steps=18740, ema_start=0, ema_decay=0.995)
+  assert longer == ["--train_steps=45000", "--train_minutes=0", f"--ema_decay={0.995 ** (18740 / 45000):.6g}"]
 
 
 def test_fit_leaves_a_recipe_without_an_ema_start_without_one():

@@ -15,7 +15,7 @@ below; extra flags after `--` go to every recipe.
 With --fit the budget is counted in steps instead: each recipe first times a short probe run alone
 (--probe_steps, in a fresh process), then trains rate x --minutes steps with no time limit. Its schedules
 are fitted to that length (a --lr_schedule decays to zero at the budget's end, an --ema_start moves with
-it), which a recipe stopped by the clock would not get, and the training itself no longer depends on what
+it, an --ema_decay keeps its horizon's share of the run), which a recipe stopped by the clock would not get, and the training itself no longer depends on what
 else the machine runs: only the probe must run on a quiet machine.
 
   python tools/compare_recipes.py --fit --recipes=configs/fmnist_resnet.cfg,configs/fmnist.cfg --minutes=60
@@ -76,9 +76,12 @@ def recipe_flags(name: str) -> list:
 
 
 def fitted_flags(steps_per_second: float, minutes: float, planned_steps: int, ema_start: int,
-                 steps_per_execution: int = 1) -> list:
+                 steps_per_execution: int = 1, ema_decay: float = 0.0) -> list:
   """Flags that make a recipe train the steps it makes in `minutes` at `steps_per_second`, its schedules
-  fitted to them: the learning-rate decay runs over the new length and the EMA warm-up keeps its share of it.
+  fitted to them: the learning-rate decay runs over the new length, and the EMA's warm-up and horizon keep
+  their shares of it (decay d over n planned steps becomes d ** (n / new length), the same fraction of the
+  run in its average: a 0.999 average, about 1,000 steps, would otherwise still hold the weights of the
+  run's early steps at the end of a 2,000-step run).
 
   Args:
     steps_per_second: the recipe's rate, timed alone.
@@ -86,6 +89,7 @@ def fitted_flags(steps_per_second: float, minutes: float, planned_steps: int, em
     planned_steps: the recipe's own length in steps (its --train_steps, or its epochs in steps).
     ema_start: the recipe's --ema_start (0: none).
     steps_per_execution: the recipe's; the length is a multiple of it.
+    ema_decay: the recipe's --ema_decay (0: no average).
   """
   steps = int(steps_per_second * minutes * 60) // steps_per_execution * steps_per_execution
   if steps <= 0:
@@ -93,6 +97,8 @@ def fitted_flags(steps_per_second: float, minutes: float, planned_steps: int, em
   flags = [f"--train_steps={steps}", "--train_minutes=0"]
   if ema_start:
     flags.append(f"--ema_start={round(ema_start * steps / planned_steps)}")
+  if ema_decay:
+    flags.append(f"--ema_decay={ema_decay ** (planned_steps / steps):.6g}")
   return flags
 
 
@@ -112,7 +118,7 @@ def run(name: str, args, extra: list) -> dict:
     measured = probe(name, args, extra)
     rate = measured["steps_per_second"]
     budget = fitted_flags(rate, args.minutes, measured["planned_steps"], measured["ema_start"],
-                          measured["steps_per_execution"])
+                          measured["steps_per_execution"], measured["ema_decay"])
   elif name.endswith(".cfg"):
     budget.append("--train_steps=100000000")
   train = [sys.executable, "-m", "cgan_tf.main", *recipe_flags(name), f"--run_dir={run_dir}", *extra, *budget]

@@ -109,7 +109,7 @@ def cgan_steps(spec: dict) -> dict:
 
   spec: flagfile + flags, or fields; steps; warmup; keep_bookkeeping (the preset's checkpoints, grids and
   summaries stay on, for the memory figure); count_flops; profile (the TF profiler cross-check); plan (also
-  report the config's own length in steps and its --ema_start).
+  report the config's own length in steps, its --ema_start and its --ema_decay).
   """
   from cgan_tf import train
 
@@ -118,7 +118,8 @@ def cgan_steps(spec: dict) -> dict:
   plan = {}
   if spec.get("plan"):
     resolved, data = train.resolve_training_config(config)
-    plan = dict(planned_steps=train.total_steps(resolved, len(data.labels)), ema_start=config.ema_start)
+    plan = dict(planned_steps=train.total_steps(resolved, len(data.labels)), ema_start=config.ema_start,
+                ema_decay=config.ema_decay)
   run_dir = tempfile.mkdtemp(prefix="cgan_tf_benchmark_")
   try:
     config = config.replace(run_dir=run_dir, train_steps=spec["steps"])
