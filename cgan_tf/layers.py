@@ -1,6 +1,6 @@
 """Layers the modern conditional-GAN options need: spectral normalization, conditional batch
-normalization, the projection discriminator's output, and dropout that is the same on any number of
-replicas.
+normalization, the projection discriminator's output, the minibatch standard deviation, and dropout that is
+the same on any number of replicas.
 
 Under a mixed precision policy a layer receives inputs in its compute dtype but owns float32 variables;
 every layer here casts what it mixes to `self.compute_dtype` and builds its sub-layers under its own
