@@ -24,6 +24,12 @@ def test_fit_keeps_the_moving_averages_horizon_a_fixed_share_of_the_run():
   assert longer == ["--train_steps=45000", "--train_minutes=0", f"--ema_decay={0.995 ** (18740 / 45000):.6g}"]
 
 
+def test_fit_keeps_the_moving_average_of_a_recipe_without_a_length_of_its_own():
+  # The named recipes run until the clock stops them: no planned length, so nothing to keep a share of.
+  assert compare_recipes.fitted_flags(12.5, 2, planned_steps=0, ema_start=0, ema_decay=0.995) == [
+      "--train_steps=1500", "--train_minutes=0"]
+
+
 def test_fit_leaves_a_recipe_without_an_ema_start_without_one():
   assert compare_recipes.fitted_flags(12.5, 2, planned_steps=18740, ema_start=0) == [
       "--train_steps=1500", "--train_minutes=0"]

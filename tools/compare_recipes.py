@@ -15,8 +15,9 @@ below; extra flags after `--` go to every recipe.
 With --fit the budget is counted in steps instead: each recipe first times a short probe run alone
 (--probe_steps, in a fresh process), then trains rate x --minutes steps with no time limit. Its schedules
 are fitted to that length (a --lr_schedule decays to zero at the budget's end, an --ema_start moves with
-it, an --ema_decay keeps its horizon's share of the run), which a recipe stopped by the clock would not get, and the training itself no longer depends on what
-else the machine runs: only the probe must run on a quiet machine.
+it, an --ema_decay keeps its horizon's share of the run), which a recipe stopped by the clock would not
+get, and the training itself no longer depends on what else the machine runs: only the probe must run on a
+quiet machine.
 
   python tools/compare_recipes.py --fit --recipes=configs/fmnist_resnet.cfg,configs/fmnist.cfg --minutes=60
 """
@@ -63,7 +64,9 @@ RECIPES = {
                 "--beta_2=0.9", "--g_learning_rate=1e-4", "--d_learning_rate=1e-4", "--d_dropout=0"],
     "diffaugment": ["--batch_size=64", "--diffaugment=translation,cutout", "--d_conditioning=projection"],
 }
-COMMON = ["--dataset=fashion_mnist", "--network=cdcgan", "--train_steps=100000000", "--checkpoint_every=500",
+# A length no budget reaches: what a recipe trains for when the clock stops it.
+UNBOUNDED_STEPS = 100000000
+COMMON = ["--dataset=fashion_mnist", "--network=cdcgan", f"--train_steps={UNBOUNDED_STEPS}", "--checkpoint_every=500",
           "--sample_every=500", "--log_every=100", "--verbose=0", "--keep_checkpoints=1"]
 
 
@@ -86,7 +89,8 @@ def fitted_flags(steps_per_second: float, minutes: float, planned_steps: int, em
   Args:
     steps_per_second: the recipe's rate, timed alone.
     minutes: the budget.
-    planned_steps: the recipe's own length in steps (its --train_steps, or its epochs in steps).
+    planned_steps: the recipe's own length in steps (its --train_steps, or its epochs in steps); 0 when it
+      has none (the named recipes train until the clock stops them), and then its EMA settings are kept.
     ema_start: the recipe's --ema_start (0: none).
     steps_per_execution: the recipe's; the length is a multiple of it.
     ema_decay: the recipe's --ema_decay (0: no average).
@@ -95,18 +99,18 @@ def fitted_flags(steps_per_second: float, minutes: float, planned_steps: int, em
   if steps <= 0:
     raise ValueError(f"{minutes:g} minutes at {steps_per_second:.3g} steps/s is not one step")
   flags = [f"--train_steps={steps}", "--train_minutes=0"]
-  if ema_start:
+  if ema_start and planned_steps:
     flags.append(f"--ema_start={round(ema_start * steps / planned_steps)}")
-  if ema_decay:
+  if ema_decay and planned_steps:
     flags.append(f"--ema_decay={ema_decay ** (planned_steps / steps):.6g}")
   return flags
 
 
-def probe(name: str, args, extra: list) -> dict:
-  """The recipe's steps/s over a short run alone in a fresh process, with its planned length and EMA start."""
-  spec = dict(flagfile=name if name.endswith(".cfg") else None,
-              flags=[*(COMMON + RECIPES[name] if name in RECIPES else []), *extra],
-              steps=args.probe_steps, warmup=args.probe_warmup, plan=True, name=name)
+def probe(name: str, run_dir: str, args, extra: list) -> dict:
+  """The recipe's steps/s over a short run alone in a fresh process, with its planned length and EMA
+  settings. The probe trains in a temporary directory of its own; `run_dir` only completes the flags."""
+  spec = dict(flags=[*recipe_flags(name), f"--run_dir={run_dir}", *extra], steps=args.probe_steps,
+              warmup=args.probe_warmup, plan=True, name=name)
   return common.run_child("cgan_steps", spec)
 
 
@@ -115,12 +119,13 @@ def run(name: str, args, extra: list) -> dict:
   budget = [f"--train_minutes={args.minutes}"]
   rate = None
   if args.fit:
-    measured = probe(name, args, extra)
+    measured = probe(name, run_dir, args, extra)
     rate = measured["steps_per_second"]
-    budget = fitted_flags(rate, args.minutes, measured["planned_steps"], measured["ema_start"],
-                          measured["steps_per_execution"], measured["ema_decay"])
+    planned = 0 if measured["planned_steps"] == UNBOUNDED_STEPS else measured["planned_steps"]
+    budget = fitted_flags(rate, args.minutes, planned, measured["ema_start"], measured["steps_per_execution"],
+                          measured["ema_decay"])
   elif name.endswith(".cfg"):
-    budget.append("--train_steps=100000000")
+    budget.append(f"--train_steps={UNBOUNDED_STEPS}")
   train = [sys.executable, "-m", "cgan_tf.main", *recipe_flags(name), f"--run_dir={run_dir}", *extra, *budget]
   if name.endswith(".cfg"):
     train.append("--verbose=0")

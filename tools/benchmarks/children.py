@@ -25,7 +25,7 @@ def make_config(spec: dict):
   from cgan_tf.config import Config
 
   if spec.get("flagfile") or spec.get("flags"):
-    return config_from_flagfile(spec["flagfile"], spec.get("flags", ()))
+    return config_from_flagfile(spec.get("flagfile"), spec.get("flags", ()))
   return Config(**spec["fields"])
 
 
