@@ -1,7 +1,7 @@
 """The train step of three presets, written again in JAX, to time on a GPU machine without TensorFlow.
 
 Not cgan_tf. A GPU machine lent to this project had JAX (CUDA 13) and no TensorFlow, and TensorFlow
-(a wheel of ~600 MB, built for CUDA 12) could not be carried there. This file repeats a preset's train
+(1.9 GB installed, built for CUDA 12) could not be carried there. This file repeats a preset's train
 step with the same layer shapes, the same per-step work (G forward for D's fakes, D forward and backward
 on the real and the fake batch, Adam on D; G forward and backward through D, Adam on G; the EMA of G;
 --d_steps D updates per G update) and the same whole-step compilation that cgan_tf's GPU default uses
