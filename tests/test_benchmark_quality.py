@@ -5,6 +5,8 @@ import json
 
 import pytest
 
+from tools import benchmark
+from tools.benchmarks import common as tools_common
 from tools.benchmarks import quality
 
 
@@ -52,3 +54,62 @@ def test_clock_that_never_reaches_reports_its_best_and_stops_at_the_budget():
 def test_clock_refuses_an_unknown_metric():
   with pytest.raises(ValueError, match="unknown target metric 'kid'"):
     quality.QualityClock("run", ScriptedProbe([], []), "kid", 1.0, budget_seconds=1.0)
+
+
+def write_checks(path, runs):
+  """A time-to-quality JSONL: runs of (name, seed or None, [(step, seconds, distance), ...])."""
+  with open(path, "w") as f:
+    for name, seed, checks in runs:
+      for step, seconds, distance in checks:
+        record = dict(run=name, step=step, train_seconds=seconds, accuracy=0.5, frechet_distance=distance)
+        if seed is not None:
+          record["seed"] = seed
+        f.write(json.dumps(record) + "\n")
+  return str(path)
+
+
+def test_recorded_runs_split_where_the_name_or_seed_changes_or_the_step_falls(tmp_path):
+  path = write_checks(tmp_path / "checks.jsonl", [
+      ("cgan", None, [(100, 10.0, 300.0), (200, 20.0, 250.0)]),
+      ("base", None, [(100, 30.0, 400.0)]),
+      ("cgan", None, [(100, 11.0, 310.0)]),  # The same name again: the next seed's run.
+      ("cgan", 7, [(100, 12.0, 320.0)]),     # Recorded with its seed.
+  ])
+  runs = tools_common.read_check_runs(path)
+  assert [(name, seed, [c["step"] for c in checks]) for name, seed, checks in runs] == [
+      ("cgan", 0, [100, 200]), ("base", 0, [100]), ("cgan", 1, [100]), ("cgan", 7, [100])]
+  assert tools_common.first_reached(runs[0][2], "frechet_distance", 260.0)["step"] == 200
+  assert tools_common.first_reached(runs[0][2], "frechet_distance", 200.0) is None
+  with open(path, "a") as f:
+    f.write('{"run": "cgan", "step": 300}\n')
+  with pytest.raises(ValueError, match=r"checks.jsonl:6: not a check record"):
+    tools_common.read_check_runs(path)
+
+
+@pytest.mark.parametrize("values,expected", [
+    ([(10, True), (20, True), (30, True)], (20, True)),
+    ([(10, True), (20, True), (5, False)], (10, False)),   # The bound sits below the median: it could move it.
+    ([(10, True), (20, True), (25, False)], (20, True)),   # Above it, whatever it becomes: the median stands.
+    ([(10, True), (20, False)], (15, False)),
+    ([(10, True), (20, True), (30, True), (45, False)], (25, True)),
+    ([(10, True), (20, True), (30, False), (40, True)], (25, False)),  # (20 + 35) / 2 if it were 35.
+])
+def test_censored_median_is_exact_only_where_no_lower_bound_can_move_it(values, expected):
+  assert tools_common.censored_median(values) == expected
+
+
+def test_report_from_recorded_checks_gives_times_lower_bounds_and_ratios(tmp_path, capsys):
+  path = write_checks(tmp_path / "checks.jsonl", [
+      ("cgan_tf preset", 0, [(100, 50.0, 300.0), (200, 100.0, 190.0)]),
+      ("baseline (source loop)", 0, [(100, 90.0, 290.0), (200, 180.0, 260.0)]),
+  ])
+  benchmark.main(["time_to_quality", f"--from_jsonl={path}", "--metric=frechet_distance",
+                  "--thresholds=300,200"])
+  out = capsys.readouterr().out
+  assert "| cgan_tf preset | 0 | 50 s (step 100) | 100 s (step 200) | 200 (100 s) |" in out
+  assert "| baseline (source loop) | 0 | 90 s (step 100) | > 180 s | 200 (180 s) |" in out
+  assert "300: 1.80x; 200: >= 1.80x." in out
+  with pytest.raises(SystemExit, match="give the targets to read with --thresholds"):
+    benchmark.main(["time_to_quality", f"--from_jsonl={path}", "--metric=frechet_distance"])
+  with pytest.raises(SystemExit, match="cannot read"):
+    benchmark.main(["time_to_quality", f"--from_jsonl={tmp_path / 'none.jsonl'}", "--thresholds=1"])

@@ -257,6 +257,9 @@ def time_to_quality(args) -> None:
   summary gives each run's median and range over the seeds, a run that does not reach the target within
   the budget counting as "more than the budget".
   """
+  if args.from_jsonl:
+    time_to_quality_from_checks(args)
+    return
   resolve(args, dict(eval_every=500, per_class=1000, budget_minutes=120.0),
           dict(eval_every=5, per_class=10, budget_minutes=0.5))
   if args.threshold is None:
@@ -333,6 +336,70 @@ def time_to_quality(args) -> None:
       else:
         print(f"\n{name}: the baseline's median time is more than {budget_seconds / middles[name]:.1f}x this "
               f"run's (the budget over this run's median).")
+
+
+def time_to_quality_from_checks(args) -> None:
+  """Time to each of several targets, read from the checks an earlier time_to_quality run recorded.
+
+  A run stops at its own target, so a target it had not reached by its last check is reported as more
+  than that check's training seconds: a lower bound, never a "not reached" it might have reached later.
+  """
+  if not args.thresholds:
+    sys.exit("--from_jsonl: give the targets to read with --thresholds (comma-separated)")
+  try:
+    thresholds = [float(value) for value in args.thresholds.split(",")]
+    runs = common.read_check_runs(args.from_jsonl)
+  except OSError as e:
+    sys.exit(f"--from_jsonl: cannot read {args.from_jsonl}: {e.strerror}")
+  except ValueError as e:
+    sys.exit(f"--from_jsonl/--thresholds: {e}")
+  if not runs:
+    sys.exit(f"--from_jsonl: {args.from_jsonl} holds no checks")
+  what = "conditional accuracy" if args.metric == "conditional_accuracy" else "Fréchet distance"
+  sign = ">=" if common.QUALITY_TARGETS[args.metric] else "<="
+  print(f"\n### Time to quality, read from the recorded checks\n")
+  print(f"Command: `{common.command()}`  ")
+  print(f"Checks: `{args.from_jsonl}`, {len(runs)} runs (the machine, the settings and the clock are those of "
+        f"the time_to_quality run that wrote them). A run's time to a target is the training seconds at its "
+        f"first check at or beyond it; a run that had not reached it by its last check counts as more than "
+        f"that check's seconds (it stopped at its own target or its budget), and a median over such lower "
+        f"bounds is marked >= when they could move it.\n")
+  rows, times = [], {}
+  for name, seed, checks in runs:
+    last = checks[-1]
+    cells = []
+    for threshold in thresholds:
+      hit = common.first_reached(checks, args.metric, threshold)
+      value = (hit["train_seconds"], True) if hit else (last["train_seconds"], False)
+      times.setdefault((name, threshold), []).append(value)
+      cells.append(f"{hit['train_seconds']:.0f} s (step {hit['step']})" if hit else
+                   f"> {last['train_seconds']:.0f} s")
+    rows.append([name, seed, *cells, f"{last['step']} ({last['train_seconds']:.0f} s)"])
+  print(markdown_table(["run", "seed", *[f"{what} {sign} {t:g}" for t in thresholds], "last check: step (s)"],
+                       rows, "lr" + "r" * (len(thresholds) + 1)))
+  names = list(dict.fromkeys(name for name, _, _ in runs))
+  middles = {key: common.censored_median(values) for key, values in times.items()}
+
+  def shown(middle):
+    return f"{middle[0]:.0f} s" if middle[1] else f">= {middle[0]:.0f} s"
+
+  lines = [[name, *[f"{shown(middles[name, t])} ({sum(exact for _, exact in times[name, t])} of "
+                    f"{len(times[name, t])} reached)" for t in thresholds]] for name in names]
+  print()
+  print(markdown_table(["run: median time", *[f"{sign} {t:g}" for t in thresholds]], lines))
+  baselines = [name for name in names if name.startswith("baseline")]
+  for baseline in baselines:
+    for name in names:
+      if name in baselines:
+        continue
+      ratios = []
+      for t in thresholds:
+        (base, base_exact), (this, this_exact) = middles[baseline, t], middles[name, t]
+        if not this_exact:
+          ratios.append(f"{t:g}: unknown (its median is only a lower bound)")
+        else:
+          ratios.append(f"{t:g}: {'' if base_exact else '>= '}{base / this:.2f}x")
+      print(f"\n{baseline} median time over {name}'s: " + "; ".join(ratios) + ".")
 
 
 # --- efficiency ----------------------------------------------------------------------------------
@@ -725,6 +792,9 @@ def build_parser() -> argparse.ArgumentParser:
   sub.add_argument("--jsonl", default=os.path.join("runs", "benchmarks", "time_to_quality.jsonl"),
                    help="every check is appended here: run, step, train_seconds, accuracy, frechet_distance, per_class")
   sub.add_argument("--eval_seed", type=int, default=0, help="seed of the evaluation noise")
+  sub.add_argument("--from_jsonl", help="train nothing: report the time to each of --thresholds from the checks "
+                   "an earlier run appended to this JSONL")
+  sub.add_argument("--thresholds", help="with --from_jsonl: comma-separated targets of --metric to read")
 
   sub = add("efficiency", efficiency, "step FLOPs / step time as a fraction of the matmul rate")
   sub.add_argument("--steps", type=int, help="steps per run, warm-up included (default 40)")

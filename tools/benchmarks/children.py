@@ -297,7 +297,7 @@ def _quality_clock(spec: dict, config, latent_dim: int, output: str, noise: str)
                                len(evaluator.info["class_names"]), latent_dim, spec["per_class"], output, noise,
                                spec.get("eval_seed", 0))
   return quality.QualityClock(spec["name"], probe, spec["metric"], spec["threshold"], spec["budget_seconds"],
-                              spec["jsonl"])
+                              spec["jsonl"], spec.get("seed"))
 
 
 def tta_cgan(spec: dict) -> dict:

@@ -1,6 +1,7 @@
 """What every benchmark shares: the machine line, the command line, child processes and Markdown tables."""
 
 import json
+import math
 import os
 import platform
 import shlex
@@ -96,6 +97,59 @@ def markdown_table(headers: Sequence[str], rows: Iterable[Sequence], align: str 
 
 # What a time-to-quality target can be on (tools/benchmarks/quality.py), and whether higher is better.
 QUALITY_TARGETS = {"conditional_accuracy": True, "frechet_distance": False}
+# The field of each target in a check's JSONL record.
+CHECK_FIELDS = {"conditional_accuracy": "accuracy", "frechet_distance": "frechet_distance"}
+
+
+def reached(metric: str, value: float, threshold: float) -> bool:
+  """Whether `value` of `metric` is at or beyond `threshold` in the metric's better direction."""
+  return value >= threshold if QUALITY_TARGETS[metric] else value <= threshold
+
+
+def read_check_runs(path: str) -> List[tuple]:
+  """The runs a time-to-quality JSONL holds, in the order they ran, as (name, seed, checks).
+
+  A run is a stretch of lines of one name (and seed, where the record has one) whose steps rise; a new run
+  begins where either changes or the step does not rise. Records without a seed get the run's place
+  among the runs of its name (0, 1, ...), which is its seed's place in --seeds.
+  """
+  runs = []
+  with open(path) as f:
+    for number, line in enumerate(f, 1):
+      if not line.strip():
+        continue
+      try:
+        record = json.loads(line)
+        key, step = (record["run"], record.get("seed")), int(record["step"])
+        for field in ("train_seconds", *CHECK_FIELDS.values()):
+          float(record[field])
+      except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path}:{number}: not a check record of tools/benchmark.py time_to_quality ({e!r})")
+      if runs and runs[-1][0] == key and step > runs[-1][1][-1]["step"]:
+        runs[-1][1].append(record)
+      else:
+        runs.append((key, [record]))
+  places = {}
+  named = []
+  for (name, seed), checks in runs:
+    place = places[name] = places.get(name, -1) + 1
+    named.append((name, place if seed is None else seed, checks))
+  return named
+
+
+def first_reached(checks: Sequence[dict], metric: str, threshold: float) -> Optional[dict]:
+  """The first of a run's `checks` (JSONL records) whose `metric` reaches `threshold`, or None."""
+  return next((check for check in checks if reached(metric, check[CHECK_FIELDS[metric]], threshold)), None)
+
+
+def censored_median(values: Sequence[tuple]) -> tuple:
+  """(median, exact) of (value, exact) pairs, where an inexact value is a lower bound (a run that had not
+  reached a target by then). The median is monotone in each value, so the true one lies between the median
+  of the bounds and the median with every bound made infinite: it is known when the two agree, and
+  otherwise the first is a lower bound."""
+  low = median([value for value, _ in values])
+  high = median([value if is_exact else math.inf for value, is_exact in values])
+  return low, high == low
 
 
 def median(values: Sequence[float]) -> float:

@@ -16,11 +16,7 @@ from cgan_tf.evaluation import sources
 from cgan_tf.samples import to_uint8
 
 from tools.benchmarks.common import QUALITY_TARGETS as TARGETS
-
-
-def reached(metric: str, value: float, threshold: float) -> bool:
-  """Whether `value` of `metric` is at or beyond `threshold` in the metric's better direction."""
-  return value >= threshold if TARGETS[metric] else value <= threshold
+from tools.benchmarks.common import reached
 
 
 def better(metric: str, value: float, other: float) -> bool:
@@ -92,10 +88,11 @@ class QualityClock:
     threshold: the value of `metric` to reach (at least, or at most for a distance).
     budget_seconds: training seconds after which to give up.
     jsonl_path: file to append the checks to ('' for none).
+    seed: the run's training seed, recorded with each check.
   """
 
   def __init__(self, name: str, probe: QualityProbe, metric: str, threshold: float, budget_seconds: float,
-               jsonl_path: str = ""):
+               jsonl_path: str = "", seed: Optional[int] = None):
     if metric not in TARGETS:
       raise ValueError(f"unknown target metric {metric!r}; known: {', '.join(TARGETS)}")
     self.name = name
@@ -104,6 +101,7 @@ class QualityClock:
     self.threshold = threshold
     self.budget_seconds = budget_seconds
     self.jsonl_path = jsonl_path
+    self.seed = seed
     self.trained_seconds = 0.0
     self.running_since: Optional[float] = None
     self.eval_seconds = 0.0
@@ -143,6 +141,8 @@ class QualityClock:
                   frechet_distance=round(figures["frechet_distance"], 4),
                   per_class=[round(a, 4) for a in figures["per_class_accuracy"]],
                   eval_seconds=round(evaluation, 3), time=time.time())
+    if self.seed is not None:
+      record["seed"] = self.seed
     if self.jsonl_path:
       os.makedirs(os.path.dirname(os.path.abspath(self.jsonl_path)), exist_ok=True)
       with open(self.jsonl_path, "a") as f:
