@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import keras
 import numpy as np
@@ -31,14 +32,32 @@ INVARIANCE = dict(precision="float64", optimizer="sgd", g_learning_rate=0.05, d_
                   sample_every=5, log_every=5)
 
 
-def run_in_process(config: Config) -> dict:
-  """Trains `config` in a fresh Python process (see tests/distributed_run.py) and loads its dump."""
-  out = os.path.join(config.run_dir + "_dump.npz")
-  result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "tests", "distributed_run.py"), config.to_json(),
-                           out], cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
-  assert result.returncode == 0, result.stderr[-3000:]
-  with np.load(out) as dump:
-    return {key: dump[key] for key in dump.files}
+def run_in_processes(configs: dict) -> dict:
+  """Trains each of `configs` ({name: Config}) in a fresh Python process (see tests/distributed_run.py), all
+  side by side, and loads their dumps. Tracing a step is single-threaded Python, so the processes share the
+  cores far better than they would run one after another."""
+  processes = {}
+  for name, config in configs.items():
+    out = config.run_dir + "_dump.npz"
+    log = tempfile.TemporaryFile("w+")
+    process = subprocess.Popen([sys.executable, os.path.join(REPO_ROOT, "tests", "distributed_run.py"),
+                                config.to_json(), out], cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+    processes[name] = (process, log, out)
+  dumps = {}
+  try:
+    for name, (process, log, out) in processes.items():
+      returncode = process.wait(timeout=600)
+      log.seek(0)
+      assert returncode == 0, f"{name}: {log.read()[-3000:]}"
+      with np.load(out) as dump:
+        dumps[name] = {key: dump[key] for key in dump.files}
+  finally:
+    for process, log, _ in processes.values():
+      if process.poll() is None:
+        process.kill()
+        process.wait()
+      log.close()
+  return dumps
 
 
 def named_weights(generator, discriminator):
@@ -79,17 +98,15 @@ def replica_runs(tmp_path_factory):
   root = tmp_path_factory.mktemp("replicas")
   idx = make_idx_dataset(str(root / "idx"))
   base = dict(dataset="synthetic", data_source="idx", data_dir=idx, verbose=0, seed=3, **INVARIANCE)
-  runs = {}
-  for replicas in (1, 2, 4):
-    runs[replicas] = run_in_process(Config(run_dir=str(root / f"r{replicas}"), num_cpu_devices=replicas,
-                                           strategy="mirrored" if replicas > 1 else "one_device", **base))
+  configs = {replicas: Config(run_dir=str(root / f"r{replicas}"), num_cpu_devices=replicas,
+                              strategy="mirrored" if replicas > 1 else "one_device", **base)
+             for replicas in (1, 2, 4)}
   # XLA is compared over one step: over several, GAN dynamics amplify XLA's different rounding.
   one_step = dict(base, train_steps=1, checkpoint_every=1, sample_every=1, log_every=1)
-  runs["1step"] = run_in_process(Config(run_dir=str(root / "r1step"), num_cpu_devices=1, strategy="one_device",
-                                        **one_step))
-  runs["2xla1step"] = run_in_process(Config(run_dir=str(root / "r2xla"), num_cpu_devices=2, strategy="mirrored",
-                                            xla="on", **one_step))
-  return runs
+  configs["1step"] = Config(run_dir=str(root / "r1step"), num_cpu_devices=1, strategy="one_device", **one_step)
+  configs["2xla1step"] = Config(run_dir=str(root / "r2xla"), num_cpu_devices=2, strategy="mirrored", xla="on",
+                                **one_step)
+  return run_in_processes(configs)
 
 
 @pytest.mark.slow

@@ -19,7 +19,7 @@ from cgan_tf import layers as cgan_layers
 from cgan_tf import networks
 from cgan_tf import train
 from cgan_tf.evaluation import report
-from test_distribute import assert_same_training, initial, run_in_process, weights
+from test_distribute import assert_same_training, initial, run_in_processes, weights
 from test_export import serve_like_tf_serving, serving_client
 
 pytestmark = pytest.mark.slow
@@ -188,9 +188,9 @@ def test_all_modern_options_train_identically_on_one_and_two_replicas(smoke_conf
   from test_distribute import INVARIANCE
   base = dict(INVARIANCE, **MODERN, train_steps=3, checkpoint_every=3, sample_every=3, log_every=3, seed=5,
               verbose=0)
-  dumps = {replicas: run_in_process(smoke_config(
+  dumps = run_in_processes({replicas: smoke_config(
       run_dir=str(tmp_path / f"r{replicas}"), num_cpu_devices=replicas,
-      strategy="mirrored" if replicas > 1 else "one_device", **base)) for replicas in (1, 2)}
+      strategy="mirrored" if replicas > 1 else "one_device", **base) for replicas in (1, 2)})
   one, two = dumps[1], dumps[2]
   assert list(one["iterations"]) == list(two["iterations"]) == [6, 3]
   assert_same_training(weights(one), weights(two), initial(one))

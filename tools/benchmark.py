@@ -8,6 +8,7 @@ Markdown section with the machine, the TensorFlow version and the exact command,
   python tools/benchmark.py                      # precision / XLA / replica variants (= variants)
   python tools/benchmark.py throughput           # steps/s, GFLOP/s: cgan_tf vs the baseline, also at equal work
   python tools/benchmark.py time_to_quality --flagfile=configs/fmnist_cpu.cfg --budget_minutes=120
+  python tools/benchmark.py time_to_quality --from_jsonl=J --metric=frechet_distance --thresholds=250,200  # re-read
   python tools/benchmark.py efficiency           # step FLOPs / step time vs this machine's matmul rate
   python tools/benchmark.py pipeline             # tf.data alone vs what training consumes
   python tools/benchmark.py memory               # peak resident memory at equal settings, beside the source loop
