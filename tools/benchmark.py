@@ -41,6 +41,8 @@ REFERENCE_FLAGFILES = ("configs/fmnist_reference.cfg", "configs/fmnist.cfg")
 # The Fashion-MNIST preset users run, and the fast CPU preset time to quality is about.
 PRESET_FLAGFILES = ("configs/fmnist.cfg", "configs/fmnist_reference.cfg")
 FAST_FLAGFILES = ("configs/fmnist_cpu.cfg",) + PRESET_FLAGFILES
+# How a time-to-quality row of the source loop is named (its checks are told apart by it).
+BASELINE_RUN = "baseline"
 SUBCOMMANDS = ("variants", "throughput", "time_to_quality", "efficiency", "pipeline", "memory", "scaling",
                "profile", "layers")
 
@@ -275,9 +277,9 @@ def time_to_quality(args) -> None:
   budget_seconds = args.budget_minutes * 60.0
   common_spec = dict(metric=args.metric, threshold=args.threshold, per_class=args.per_class,
                      budget_seconds=budget_seconds, jsonl=os.path.abspath(args.jsonl), eval_seed=args.eval_seed)
-  baseline_name = "baseline (source loop)"
+  baseline_name = f"{BASELINE_RUN} (source loop)"
   if args.baseline_d_batch:
-    baseline_name = f"baseline, D on {args.baseline_d_batch} + {args.baseline_d_batch} (--d_batch)"
+    baseline_name = f"{BASELINE_RUN}, D on {args.baseline_d_batch} + {args.baseline_d_batch} (--d_batch)"
   runs = []
   for seed in seeds:
     runs += [("tta_cgan", dict(common_spec, name=f"cgan_tf {os.path.relpath(path)}", flagfile=path,
@@ -388,7 +390,7 @@ def time_to_quality_from_checks(args) -> None:
                     f"{len(times[name, t])} reached)" for t in thresholds]] for name in names]
   print()
   print(markdown_table(["run: median time", *[f"{sign} {t:g}" for t in thresholds]], lines))
-  baselines = [name for name in names if name.startswith("baseline")]
+  baselines = [name for name in names if name.startswith(BASELINE_RUN)]
   for baseline in baselines:
     for name in names:
       if name in baselines:

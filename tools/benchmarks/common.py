@@ -124,7 +124,7 @@ def read_check_runs(path: str) -> List[tuple]:
         for field in ("train_seconds", *CHECK_FIELDS.values()):
           float(record[field])
       except (ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"{path}:{number}: not a check record of tools/benchmark.py time_to_quality ({e!r})")
+        raise ValueError(f"{path}:{number}: not a check record of tools/benchmark.py time_to_quality ({e!r})") from e
       if runs and runs[-1][0] == key and step > runs[-1][1][-1]["step"]:
         runs[-1][1].append(record)
       else:

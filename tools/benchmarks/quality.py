@@ -16,7 +16,7 @@ from cgan_tf.evaluation import sources
 from cgan_tf.samples import to_uint8
 
 from tools.benchmarks.common import QUALITY_TARGETS as TARGETS
-from tools.benchmarks.common import reached
+from tools.benchmarks.common import CHECK_FIELDS, reached
 
 
 def better(metric: str, value: float, other: float) -> bool:
@@ -137,8 +137,8 @@ class QualityClock:
     if self.reached is None and reached(self.metric, value, self.threshold):
       self.reached = (self.trained_seconds, step, value)
     record = dict(run=self.name, step=step, train_seconds=round(self.trained_seconds, 3),
-                  accuracy=round(figures["conditional_accuracy"], 5),
-                  frechet_distance=round(figures["frechet_distance"], 4),
+                  **{CHECK_FIELDS["conditional_accuracy"]: round(figures["conditional_accuracy"], 5),
+                     CHECK_FIELDS["frechet_distance"]: round(figures["frechet_distance"], 4)},
                   per_class=[round(a, 4) for a in figures["per_class_accuracy"]],
                   eval_seconds=round(evaluation, 3), time=time.time())
     if self.seed is not None:
