@@ -252,6 +252,12 @@ def throughput(args) -> None:
 # --- time to quality -----------------------------------------------------------------------------
 
 
+def target_words(metric: str) -> tuple:
+  """(the metric in words, the comparison that reaches a target on it) for the time-to-quality tables."""
+  what = "conditional accuracy" if metric == "conditional_accuracy" else "Fréchet distance"
+  return what, ">=" if common.QUALITY_TARGETS[metric] else "<="
+
+
 def time_to_quality(args) -> None:
   """Training seconds until a quality target is reached: each flagfile and the baseline, over seeds.
 
@@ -294,8 +300,8 @@ def time_to_quality(args) -> None:
     print(f"running {spec['name']}, seed {spec['seed']} (checks every {spec['eval_every']} steps; JSONL: "
           f"{args.jsonl})", file=sys.stderr, flush=True)
     results.append(run_child(kind, spec, show_progress=True))
-  what = "conditional accuracy" if args.metric == "conditional_accuracy" else "Fréchet distance"
-  target = f"{what} {'>=' if common.QUALITY_TARGETS[args.metric] else '<='} {args.threshold:g}"
+  what, sign = target_words(args.metric)
+  target = f"{what} {sign} {args.threshold:g}"
   print_header("Time to quality", [
       f"Training seconds until the {what} of {args.per_class} generated images per class (the project's "
       f"evaluator, `cgan_tf.evaluation.evaluator.load_evaluator`; the distance is to the real test split in "
@@ -358,8 +364,7 @@ def time_to_quality_from_checks(args) -> None:
     sys.exit(f"--from_jsonl/--thresholds: {e}")
   if not runs:
     sys.exit(f"--from_jsonl: {args.from_jsonl} holds no checks")
-  what = "conditional accuracy" if args.metric == "conditional_accuracy" else "Fréchet distance"
-  sign = ">=" if common.QUALITY_TARGETS[args.metric] else "<="
+  what, sign = target_words(args.metric)
   print(f"\n### Time to quality, read from the recorded checks\n")
   print(f"Command: `{common.command()}`  ")
   print(f"Checks: `{args.from_jsonl}`, {len(runs)} runs (the machine, the settings and the clock are those of "
