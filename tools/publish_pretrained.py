@@ -8,7 +8,7 @@ writes, under <output_dir>/<model_name>/ (default pretrained/fashion_mnist/, TF 
   <version>/          the export (`--mode=export`: the generator --keep_best kept, else the newest)
   eval_report.json    `--mode=eval` of that export (--eval_samples, default 10,000) beside the real-data floor
   seeded_grid.png     serving_seeded's images, row k = class k with seed [SEED, k]: what the model must
-                      still give wherever it is loaded (tests/test_pretrained.py checks it)
+                      still give wherever it is loaded (tests/e2e/test_pretrained.py checks it)
   provenance.json     the command and commit that trained it, the training step, the machine, the figures
 
 A published model is replaced only by a better one: with a version already there, the tool refuses unless

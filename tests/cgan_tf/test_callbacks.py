@@ -53,7 +53,6 @@ import json
 import os
 
 import keras
-import numpy as np
 import pytest
 import tensorflow as tf
 

@@ -1,6 +1,6 @@
 """End-to-end: a tiny training run writes its files, refuses an incompatible run directory, and samples a
-chosen class, also from the command line. Resuming is tested in tests/test_checkpoints.py, what the train
-step does in tests/test_gan.py."""
+chosen class, also from the command line. Resuming is tested in tests/cgan_tf/test_checkpoints.py, what the train
+step does in tests/cgan_tf/test_gan.py."""
 
 import glob
 import json
@@ -17,7 +17,7 @@ from cgan_tf import generate
 from cgan_tf import samples
 from cgan_tf import train
 from cgan_tf.config import ConfigError
-from conftest import DEBIAN_FASHION_MNIST, REPO_ROOT
+from tests.helpers.data import DEBIAN_FASHION_MNIST, REPO_ROOT
 
 pytestmark = pytest.mark.slow
 

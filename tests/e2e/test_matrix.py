@@ -5,7 +5,7 @@ of factor levels (pairwise, or all-pairs, coverage): each precision meets each n
 each replica count and each XLA mode at least once, and so on for every two factors. A layer that
 assumes float32 under a mixed policy, or a penalty that breaks under two replicas, is a failing pair.
 
-Each cell trains 2 steps of a tiny configuration in a fresh process (tests/matrix_run.py), then asserts:
+Each cell trains 2 steps of a tiny configuration in a fresh process (tests/helpers/matrix_run.py), then asserts:
 the step ran, every loss is finite, every trainable variable of G and D moved (except those whose
 gradient is exactly zero by construction: biases that batch normalization cancels, and under a hinge or
 Wasserstein loss the biases that shift every logit alike), G's and D's outputs are float32, and the run's
@@ -21,7 +21,7 @@ import sys
 
 import pytest
 
-from conftest import REPO_ROOT, make_idx_dataset
+from tests.helpers.data import REPO_ROOT, make_idx_dataset
 
 pytestmark = pytest.mark.slow
 
@@ -158,7 +158,7 @@ class MatrixRun:
       with open(plan_path, "w") as f:
         json.dump(dict(data_dir=data_dir, root=root, cells=cells), f)
       log = open(os.path.join(root, f"log{shard}.txt"), "w")
-      process = subprocess.Popen([sys.executable, os.path.join(REPO_ROOT, "tests", "matrix_run.py"), plan_path,
+      process = subprocess.Popen([sys.executable, "-m", "tests.helpers.matrix_run", plan_path,
                                   report_path], cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
       self.processes.append((process, report_path, log))
 

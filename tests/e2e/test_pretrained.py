@@ -14,7 +14,7 @@ import pytest
 
 from cgan_tf import train
 from cgan_tf.config import Config
-from conftest import REPO_ROOT, make_idx_dataset
+from tests.helpers.data import REPO_ROOT, make_idx_dataset
 from tools import publish_pretrained
 
 PRETRAINED = os.path.join(REPO_ROOT, "pretrained", "fashion_mnist")

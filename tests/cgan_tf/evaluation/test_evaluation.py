@@ -19,7 +19,8 @@ from cgan_tf.evaluation import kid
 from cgan_tf.evaluation import metrics
 from cgan_tf.evaluation import sources
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers.data import REPO_ROOT
+
 
 
 def _random_covariance(rng, dim):

@@ -5,7 +5,7 @@ import pytest
 
 from cgan_tf import networks
 from cgan_tf.networks import conditioning
-from test_presets import parse_preset
+from tests.helpers.presets import parse_preset
 from tools.benchmarks import jax_step
 
 

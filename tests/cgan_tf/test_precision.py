@@ -1,7 +1,7 @@
 """Mixed precision beyond "the step runs": loss scaling that all replicas agree on, penalties that do not
 underflow in float16, dropout that is the same on 1 or N replicas, and what --strategy=tpu does without a
 TPU. Runs that change precision on resume are tested with the rest of resuming, in
-tests/test_checkpoints.py."""
+tests/cgan_tf/test_checkpoints.py."""
 
 import keras
 import numpy as np
@@ -80,9 +80,10 @@ def test_penalties_under_mixed_precision_match_float32(policy):
   alpha = tf.constant([0.1, 0.4, 0.7, 1.0])
   policy("float32")
   weights = _critic(0).get_weights()
-  # A critic whose input gradients (~1e-8 per pixel) are below float16's normal range: unscaled, its
-  # backward pass in float16 loses them.
-  weights[-2] = weights[-2] * 1e-6
+  # A critic whose input gradients (~1e-9 per pixel) are below float16's smallest subnormal (6e-8):
+  # unscaled, its backward pass in float16 loses them whatever the CPU's float16 arithmetic. (At ~1e-8
+  # they were subnormal, and how much of them survived varied between CPUs and runs, 8-11%.)
+  weights[-2] = weights[-2] * 1e-7
   r1_32, gp_32 = _penalty_pair("float32", weights, real, fake, alpha, 1.0)
   assert np.all(r1_32 > 0)
   r1_16, gp_16 = _penalty_pair("mixed_float16", weights, real, fake, alpha, 2.0 ** 15)

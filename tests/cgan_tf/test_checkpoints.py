@@ -18,7 +18,7 @@ from cgan_tf import checkpoints
 from cgan_tf import loss_scale
 from cgan_tf import train
 from cgan_tf.checkpoints import CheckpointError, NonFiniteError
-from conftest import assert_same_checkpoint, ckpt, overwrite, run_config
+from tests.helpers.runs import assert_same_checkpoint, ckpt, overwrite, run_config
 
 
 # --- Resume -------------------------------------------------------------------------------------------------
@@ -98,7 +98,7 @@ def test_damaged_checkpoint_is_skipped_and_training_continues_exactly(runs, dama
   run_dir = str(tmp_path / "run")
   shutil.copytree(runs["four"], run_dir)
   how(run_dir)
-  # absl's own logger: after absl flags are reset (tests/test_config.py) it filters below WARNING.
+  # absl's own logger: after absl flags are reset (tests/cgan_tf/test_config.py) it filters below WARNING.
   caplog.set_level("INFO", logger="absl")
   model = train.train(run_config(run_dir, runs["idx_dir"], train_steps=6))
   assert int(model.step_counter.numpy()) == 6

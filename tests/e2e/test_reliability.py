@@ -1,6 +1,6 @@
 """Reliability of whole runs: kills, NaNs, failed writes, dead workers and bad input lose nothing already
 written. RELIABILITY.md lists every case with the test that shows it; damaged checkpoints and weights that
-are never saved non-finite are tested with the rest of checkpointing, in tests/test_checkpoints.py."""
+are never saved non-finite are tested with the rest of checkpointing, in tests/cgan_tf/test_checkpoints.py."""
 
 import glob
 import os
@@ -26,8 +26,9 @@ from cgan_tf import run_dir as run_dir_lib
 from cgan_tf import train
 from cgan_tf.checkpoints import CheckpointError, NonFiniteError
 from cgan_tf.config import Config, ConfigError
-from conftest import (REPO_ROOT, assert_same_checkpoint, checkpoint_arrays, ckpt, finish, make_idx_dataset,
-                      overwrite, run_config, start_workers)
+from tests.helpers.data import REPO_ROOT, make_idx_dataset
+from tests.helpers.runs import assert_same_checkpoint, checkpoint_arrays, ckpt, overwrite, run_config
+from tests.helpers.workers import finish, start_workers
 
 PACKAGE_DIR = os.path.join(REPO_ROOT, "cgan_tf")
 

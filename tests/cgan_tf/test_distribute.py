@@ -2,9 +2,6 @@
 
 import json
 import os
-import subprocess
-import sys
-import tempfile
 
 import keras
 import numpy as np
@@ -15,50 +12,8 @@ from cgan_tf import distribute
 from cgan_tf import networks
 from cgan_tf import train
 from cgan_tf.config import Config, ConfigError
-from conftest import REPO_ROOT, finish, start_workers
-
-# SGD, not Adam: Adam's update hardly depends on the gradient's scale, so it would hide a loss that is not
-# divided by the replica count. Dropout on (the network's default 0.4): its masks are cut from one mask
-# over the global batch, so they must not depend on the replica count either. float64: in
-# float32, summation-order noise (oneDNN's kernels, XLA's fusions), amplified by LeakyReLU kinks over 10
-# sequential GAN updates, moved single variables by up to 2% of their training movement from run to run;
-# in float64 the same comparisons agree to 1e-15 (replicas) and 1e-9 (XLA), so a tolerance of 1e-6 leaves
-# no room for luck.
-# 32 filters instead of the reference's 128: the property does not depend on the width, the cost does.
-# The minibatch standard deviation over groups of 4: a replica's 8-32 examples must form the same groups as
-# one replica's batch does.
-INVARIANCE = dict(precision="float64", optimizer="sgd", g_learning_rate=0.05, d_learning_rate=0.05, d_dropout=0.4,
-                  d_minibatch_std=4, g_filters=32, d_filters=32, train_steps=5, batch_size=32, checkpoint_every=5,
-                  sample_every=5, log_every=5)
-
-
-def run_in_processes(configs: dict) -> dict:
-  """Trains each of `configs` ({name: Config}) in a fresh Python process (see tests/distributed_run.py), all
-  side by side, and loads their dumps. Tracing a step is single-threaded Python, so the processes share the
-  cores far better than they would run one after another."""
-  processes = {}
-  for name, config in configs.items():
-    out = config.run_dir + "_dump.npz"
-    log = tempfile.TemporaryFile("w+")
-    process = subprocess.Popen([sys.executable, os.path.join(REPO_ROOT, "tests", "distributed_run.py"),
-                                config.to_json(), out], cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
-    processes[name] = (process, log, out)
-  dumps = {}
-  try:
-    for name, (process, log, out) in processes.items():
-      returncode = process.wait(timeout=600)
-      log.seek(0)
-      assert returncode == 0, f"{name}: {log.read()[-3000:]}"
-      with np.load(out) as dump:
-        dumps[name] = {key: dump[key] for key in dump.files}
-  finally:
-    for process, log, _ in processes.values():
-      if process.poll() is None:
-        process.kill()
-        process.wait()
-      log.close()
-  return dumps
-
+from tests.helpers.replicas import INVARIANCE, assert_same_training, initial, run_in_processes, weights
+from tests.helpers.workers import finish, start_workers
 
 def named_weights(generator, discriminator):
   named = {f"g{i}": v.numpy() for i, v in enumerate(generator.trainable_variables)}
@@ -66,35 +21,9 @@ def named_weights(generator, discriminator):
   return named
 
 
-def weights(dump):
-  return {k: v for k, v in dump.items() if k[0] in "gd" and k[1:].isdigit()}
-
-
-def initial(dump):
-  return {key[len("init_"):]: value for key, value in dump.items() if key.startswith("init_")}
-
-
-def assert_same_training(reference, other, initial_weights, tolerance=1e-6):
-  """Each variable's distance from the reference, relative to how far training moved it.
-
-  A gradient off by the replica count gave ratios of 0.4-1.4 (the loss mutated to a per-replica mean), and
-  so did noise that differed between XLA and plain kernels; float64 rounding stays below 1e-9. A variable
-  that training cannot move (a bias right before batch normalization has a zero gradient: it moved 1e-17)
-  has no scale of its own, so it is compared absolutely.
-  """
-  assert reference.keys() == other.keys() == initial_weights.keys() and len(reference) > 10
-  ratios = {}
-  for key in reference:
-    moved = float(np.linalg.norm(reference[key] - initial_weights[key]))
-    difference = float(np.linalg.norm(other[key] - reference[key]))
-    ratios[key] = difference / moved if moved > 1e-9 else difference / 1e-9
-  worst = max(ratios, key=ratios.get)
-  assert ratios[worst] < tolerance, f"{worst}: {ratios[worst]:.4g}; all: {ratios}"
-
-
 @pytest.fixture(scope="module")
 def replica_runs(tmp_path_factory):
-  from conftest import make_idx_dataset
+  from tests.helpers.data import make_idx_dataset
   root = tmp_path_factory.mktemp("replicas")
   idx = make_idx_dataset(str(root / "idx"))
   base = dict(dataset="synthetic", data_source="idx", data_dir=idx, verbose=0, seed=3, **INVARIANCE)

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from cgan_tf import tf_logging
-from conftest import REPO_ROOT
+from tests.helpers.data import REPO_ROOT
 
 BANNER = b"I0000 00:00:1796009211.438045   10373 port.cc:153] oneDNN custom operations are on."
 CPU_GUARD = b"I0000 00:00:1796009211.335910    4644 cpu_feature_guard.cc:227] This TensorFlow binary is optimized"

@@ -19,8 +19,9 @@ from cgan_tf import layers as cgan_layers
 from cgan_tf import networks
 from cgan_tf import train
 from cgan_tf.evaluation import report
-from test_distribute import assert_same_training, initial, run_in_processes, weights
-from test_export import serve_like_tf_serving, serving_client
+from tests.helpers.replicas import assert_same_training, initial, run_in_processes, weights
+from tests.helpers.serving import serve_like_tf_serving
+from tools import serving_client
 
 pytestmark = pytest.mark.slow
 
@@ -182,10 +183,10 @@ MODERN = dict(g_conditioning="cbn", d_conditioning="projection", spectral_norm=T
 
 
 def test_all_modern_options_train_identically_on_one_and_two_replicas(smoke_config, tmp_path):
-  """float64, as the invariance tests of tests/test_distribute.py: conditional batch norm (synchronized over
+  """float64, as the invariance tests of tests/cgan_tf/test_distribute.py: conditional batch norm (synchronized over
   the replicas), DiffAugment parameters, penalties, spectral normalization, D steps, the EMA and its
   warm-up, and the learning-rate decay must all be computed per global batch, not per replica."""
-  from test_distribute import INVARIANCE
+  from tests.helpers.replicas import INVARIANCE
   base = dict(INVARIANCE, **MODERN, train_steps=3, checkpoint_every=3, sample_every=3, log_every=3, seed=5,
               verbose=0)
   dumps = run_in_processes({replicas: smoke_config(

@@ -1,10 +1,10 @@
 """Trains a list of option combinations in one fresh process and reports what each cell showed.
 
-Run by tests/test_matrix.py: the cells run in a process of their own with two logical CPU devices, so a
+Run by tests/e2e/test_matrix.py: the cells run in a process of their own with two logical CPU devices, so a
 2-replica MirroredStrategy has real replicas, and every cell with more than one replica uses the same
 device set (TF 2.21 fails collective reductions when strategies over different sets share a process).
 
-  python tests/matrix_run.py cells.json report.json
+  python -m tests.helpers.matrix_run cells.json report.json
 
 cells.json: {"data_dir": ..., "root": ..., "cells": [{"id": ..., "config": {...Config overrides}}]}.
 report.json: {cell id: {"ok": bool, "error": str, ...facts the tests assert on}}.

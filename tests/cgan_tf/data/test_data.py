@@ -12,7 +12,7 @@ from cgan_tf.data import idx
 from cgan_tf.data import pipeline
 from cgan_tf.data import tfds
 from cgan_tf.config import Config, ConfigError
-from conftest import DEBIAN_FASHION_MNIST, write_idx
+from tests.helpers.data import DEBIAN_FASHION_MNIST, write_idx
 
 
 def small_data(count=40, classes=4):

@@ -3,7 +3,7 @@
 Each multi-replica run needs its own process: TF 2.21 fails collective reductions when a second
 MirroredStrategy over a different device set trains in the same process.
 
-  python tests/distributed_run.py '<config json>' out.npz
+  python -m tests.helpers.distributed_run '<config json>' out.npz
 """
 
 import json

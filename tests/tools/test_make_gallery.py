@@ -9,7 +9,7 @@ from PIL import Image
 import pytest
 
 from cgan_tf import train
-from conftest import REPO_ROOT
+from tests.helpers.data import REPO_ROOT
 
 from tools import make_gallery
 

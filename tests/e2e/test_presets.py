@@ -17,20 +17,11 @@ from cgan_tf import config as config_lib
 from cgan_tf import main
 from cgan_tf import networks
 from cgan_tf import train
-from conftest import REPO_ROOT
+from tests.helpers.data import REPO_ROOT
+from tests.helpers.presets import parse_preset
 
 FLAGS = flags.FLAGS
 PRESETS = sorted(os.path.relpath(path, REPO_ROOT) for path in glob.glob(os.path.join(REPO_ROOT, "configs", "*.cfg")))
-
-
-def parse_preset(preset, *overrides):
-  with flagsaver.flagsaver():
-    FLAGS.unparse_flags()
-    FLAGS(["cgan_tf", f"--flagfile={os.path.join(REPO_ROOT, preset)}", *overrides])
-    try:
-      return main.config_from_flags()
-    finally:
-      FLAGS.unparse_flags()
 
 
 def test_the_presets_are_all_here():

@@ -20,7 +20,7 @@ STEPS = 5
 @pytest.fixture(scope="module", params=[("normal", False), ("uniform", False), ("normal", True)],
                 ids=["normal", "uniform", "unconditional"])
 def trained_run(request, tmp_path_factory):
-  from conftest import make_idx_dataset
+  from tests.helpers.data import make_idx_dataset
   noise, unconditional = request.param
   base = tmp_path_factory.mktemp(f"generate_{noise}")
   config = Config(run_dir=str(base / "run"), dataset="synthetic", data_source="idx",

@@ -17,9 +17,8 @@ from cgan_tf.config import Config, ConfigError
 from cgan_tf.evaluation import accuracy
 from cgan_tf.evaluation import evaluator as evaluator_lib
 from cgan_tf.evaluation import report
-from cgan_tf.evaluation import sources
 
-from conftest import make_idx_dataset
+from tests.helpers.data import make_idx_dataset
 
 pytestmark = pytest.mark.slow
 NUM_CLASSES = 10

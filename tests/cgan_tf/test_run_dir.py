@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
-  from conftest import make_idx_dataset
+  from tests.helpers.data import make_idx_dataset
   base = tmp_path_factory.mktemp("run_dir")
   config = Config(run_dir=str(base / "run"), dataset="synthetic", data_source="idx",
                   data_dir=make_idx_dataset(str(base / "idx")), batch_size=32, train_steps=4,

@@ -1,0 +1,21 @@
+"""Reading a preset through the real flag definitions, as the command line does."""
+
+import os
+
+from absl import flags
+from absl.testing import flagsaver
+
+from cgan_tf import main
+from tests.helpers.data import REPO_ROOT
+
+FLAGS = flags.FLAGS
+
+
+def parse_preset(preset, *overrides):
+  with flagsaver.flagsaver():
+    FLAGS.unparse_flags()
+    FLAGS(["cgan_tf", f"--flagfile={os.path.join(REPO_ROOT, preset)}", *overrides])
+    try:
+      return main.config_from_flags()
+    finally:
+      FLAGS.unparse_flags()
