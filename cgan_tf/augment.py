@@ -9,11 +9,13 @@ Random parameters are stateless: each function takes its per-example parameters 
 global batch from (seed, step) and sliced per replica by the caller, so N replicas augment exactly as one.
 """
 
-from typing import Dict, Sequence
+import dataclasses
+from typing import Callable, Dict, Sequence
 
 import tensorflow as tf
 
 from cgan_tf import rng
+from cgan_tf.registry import Registry
 
 TRANSLATION_RATIO = 0.125
 CUTOUT_RATIO = 0.5
@@ -55,7 +57,46 @@ def cutout(images, centre_y, centre_x, size_y, size_x):
   return images * tf.cast(tf.logical_not(inside), images.dtype)[..., None]
 
 
-POLICIES = ("color", "translation", "cutout")
+def _draw_color(seeds, global_batch: int, height: int, width: int) -> Dict[str, tf.Tensor]:
+  del height, width
+  return {name: rng.uniform([global_batch], next(seeds)) for name in ("brightness", "saturation", "contrast")}
+
+
+def _draw_translation(seeds, global_batch: int, height: int, width: int) -> Dict[str, tf.Tensor]:
+  shift_y, shift_x = int(height * TRANSLATION_RATIO + 0.5), int(width * TRANSLATION_RATIO + 0.5)
+  return {"shift_y": rng.uniform_int([global_batch], next(seeds), 2 * shift_y + 1) - shift_y,
+          "shift_x": rng.uniform_int([global_batch], next(seeds), 2 * shift_x + 1) - shift_x}
+
+
+def _draw_cutout(seeds, global_batch: int, height: int, width: int) -> Dict[str, tf.Tensor]:
+  size_y, size_x = int(height * CUTOUT_RATIO + 0.5), int(width * CUTOUT_RATIO + 0.5)
+  # The reference draws the offset in [0, size + 1 - cut % 2): the square may reach past the border.
+  return {"centre_y": rng.uniform_int([global_batch], next(seeds), height + (1 - size_y % 2)),
+          "centre_x": rng.uniform_int([global_batch], next(seeds), width + (1 - size_x % 2)),
+          "size": tf.constant([size_y, size_x], tf.int32)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Policy:
+  """A DiffAugment policy: how its per-example parameters are drawn, and how they transform images.
+
+  Attributes:
+    draw: (seeds, global_batch, height, width) -> {name: [global_batch] parameters}; takes its seeds from
+      the shared iterator `seeds`, so the policies' draws follow registration order.
+    apply: (images, params) -> images.
+  """
+
+  draw: Callable[..., Dict[str, tf.Tensor]]
+  apply: Callable[..., tf.Tensor]
+
+
+# --diffaugment; drawn, and applied, in this order.
+POLICIES: Registry[Policy] = Registry("DiffAugment policy", {
+    "color": Policy(_draw_color, lambda images, p: color(images, p["brightness"], p["saturation"], p["contrast"])),
+    "translation": Policy(_draw_translation, lambda images, p: translation(images, p["shift_y"], p["shift_x"])),
+    "cutout": Policy(_draw_cutout, lambda images, p: cutout(images, p["centre_y"], p["centre_x"], p["size"][0],
+                                                            p["size"][1])),
+})
 
 
 def draw_parameters(policies: Sequence[str], seed, global_batch: int, image_shape) -> Dict[str, tf.Tensor]:
@@ -63,19 +104,9 @@ def draw_parameters(policies: Sequence[str], seed, global_batch: int, image_shap
   height, width = int(image_shape[0]), int(image_shape[1])
   params = {}
   seeds = iter(rng.fold_in(seed, index) for index in range(16))
-  if "color" in policies:
-    for name in ("brightness", "saturation", "contrast"):
-      params[name] = rng.uniform([global_batch], next(seeds))
-  if "translation" in policies:
-    shift_y, shift_x = int(height * TRANSLATION_RATIO + 0.5), int(width * TRANSLATION_RATIO + 0.5)
-    params["shift_y"] = rng.uniform_int([global_batch], next(seeds), 2 * shift_y + 1) - shift_y
-    params["shift_x"] = rng.uniform_int([global_batch], next(seeds), 2 * shift_x + 1) - shift_x
-  if "cutout" in policies:
-    size_y, size_x = int(height * CUTOUT_RATIO + 0.5), int(width * CUTOUT_RATIO + 0.5)
-    # The reference draws the offset in [0, size + 1 - cut % 2): the square may reach past the border.
-    params["centre_y"] = rng.uniform_int([global_batch], next(seeds), height + (1 - size_y % 2))
-    params["centre_x"] = rng.uniform_int([global_batch], next(seeds), width + (1 - size_x % 2))
-    params["size"] = tf.constant([size_y, size_x], tf.int32)
+  for name, policy in POLICIES.items():
+    if name in policies:
+      params.update(policy.draw(seeds, global_batch, height, width))
   return params
 
 
@@ -85,14 +116,11 @@ def slice_parameters(params: Dict[str, tf.Tensor], start, size) -> Dict[str, tf.
 
 
 def apply(images, policies: Sequence[str], params: Dict[str, tf.Tensor]):
-  """Applies `policies` in order with their (already sliced) per-example parameters."""
-  for policy in policies:
-    if policy == "color":
-      images = color(images, params["brightness"], params["saturation"], params["contrast"])
-    elif policy == "translation":
-      images = translation(images, params["shift_y"], params["shift_x"])
-    elif policy == "cutout":
-      images = cutout(images, params["centre_y"], params["centre_x"], params["size"][0], params["size"][1])
-    else:
-      raise ValueError(f"unknown DiffAugment policy {policy!r}; known: {', '.join(POLICIES)}")
+  """Applies `policies` in order with their (already sliced) per-example parameters.
+
+  Raises:
+    ValueError: for an unknown policy (`registry.UnknownNameError`).
+  """
+  for name in policies:
+    images = POLICIES[name].apply(images, params)
   return images

@@ -11,8 +11,10 @@ import keras
 import tensorflow as tf
 
 from cgan_tf import checkpoints
+from cgan_tf import data as data_lib
 from cgan_tf import samples
 from cgan_tf.checkpoints import CheckpointError, NonFiniteError
+from cgan_tf.run_dir import RunDir, grid_filename
 
 
 class StepCallback(keras.callbacks.Callback):
@@ -179,7 +181,7 @@ class GridWriter(StepCallback):
     if step == self.last_written:
       return
     grid = self.render(self.model)
-    path = os.path.join(self.samples_dir, samples.grid_filename(step))
+    path = os.path.join(self.samples_dir, grid_filename(step))
     try:
       tf.io.gfile.makedirs(self.samples_dir)
       samples.write_png(grid, path)
@@ -202,14 +204,6 @@ class GridWriter(StepCallback):
     self.write(self.step)
 
 
-LOGS_SUBDIR = "logs"  # <run_dir>/logs: the TensorBoard event files.
-
-
-def logs_dir(run_dir: str) -> str:
-  """Where a run's TensorBoard event files are."""
-  return os.path.join(run_dir, LOGS_SUBDIR)
-
-
 def learning_rate(optimizer) -> float:
   """The optimizer's current learning rate (a LossScaleOptimizer forwards to the one it wraps)."""
   return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
@@ -223,7 +217,7 @@ def _hparam_value(value):
 def write_config_summary(writer, config, step: int) -> None:
   """Writes the resolved configuration to TensorBoard: as text (every field), and as hparams, so the
   HPARAMS tab can line up runs by their settings."""
-  from tensorboard.plugins.hparams import api as hparams_api  # A dependency of tensorflow.
+  from tensorboard.plugins.hparams import api as hparams_api  # A dependency of tensorflow; slow to import.
 
   text = "\n".join("    " + line for line in config.to_json().splitlines())  # Indented: a Markdown code block.
   with writer.as_default():
@@ -396,25 +390,22 @@ class Progress(StepCallback):
 
   def summary(self) -> str:
     """Where the run's files are, and the commands that use them."""
-    from cgan_tf import data as data_lib
-
     run_dir = self.config.run_dir
+    layout = RunDir(run_dir)
     seconds = self.clock() - self.began
     done = self.step >= self.total_steps
     lines = [f"Trained steps {self.start_step}-{self.step} of {self.total_steps} in {format_duration(seconds)}"
              + ("." if done else "; run the same command again to continue.")]
-    frames = samples.grid_files(samples.samples_dir(run_dir))
+    frames = layout.grids()
     if frames:
-      lines.append(f"  grid         {frames[-1][1]}  ({len(frames)} frames in {samples.samples_dir(run_dir)})")
-    lines.append(f"  checkpoints  {checkpoints.checkpoint_dir(run_dir)}")
-    lines.append(f"  logs         tensorboard --logdir {shlex.quote(logs_dir(run_dir))}")
-    from cgan_tf.evaluation.callback import METRICS_FILE  # Late: evaluation imports this module.
-    metrics_path = os.path.join(run_dir, METRICS_FILE)
-    if tf.io.gfile.exists(metrics_path):
-      lines.append(f"  metrics      {metrics_path}")
+      lines.append(f"  grid         {frames[-1][1]}  ({len(frames)} frames in {layout.samples})")
+    lines.append(f"  checkpoints  {layout.checkpoints}")
+    lines.append(f"  logs         tensorboard --logdir {shlex.quote(layout.logs)}")
+    if tf.io.gfile.exists(layout.metrics):
+      lines.append(f"  metrics      {layout.metrics}")
     python = os.path.basename(sys.executable) or "python3"
     main = f"{python} -m cgan_tf.main --run_dir={shlex.quote(run_dir)}"
-    sampled = shlex.quote(os.path.join(run_dir, "sampled"))
+    sampled = shlex.quote(layout.sampled)
     lines.append("Next:")
     if data_lib.kind_of(self.config) == "points":  # Neither measured nor served.
       lines.append(f"  sample    {main} --mode=sample --output_dir={sampled}")
@@ -423,7 +414,7 @@ class Progress(StepCallback):
       lines += [
           f"  sample    {main} --mode=sample {label}--output_dir={sampled}",
           f"  evaluate  {main} --mode=eval",
-          f"  export    {main} --mode=export --export_dir={shlex.quote(os.path.join(run_dir, 'export'))}",
+          f"  export    {main} --mode=export --export_dir={shlex.quote(layout.exports)}",
       ]
     lines.append(f"  gallery   {python} tools/make_gallery.py --run_dir={shlex.quote(run_dir)}")
     return "\n".join(lines)

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from cgan_tf import loss_scale
 
-CHECKPOINT_SUBDIR = "checkpoints"
+# A checkpoint's name in its directory (`run_dir.RunDir.checkpoints`): ckpt-<step>.
 CHECKPOINT_NAME = "ckpt"
 # The CheckpointManager's state file: which checkpoints exist, newest last.
 STATE_FILE = "checkpoint"
@@ -21,10 +21,6 @@ class CheckpointError(RuntimeError):
 
 class NonFiniteError(RuntimeError):
   """A loss or a weight became NaN or infinite; the message names the step and the last good checkpoint."""
-
-
-def checkpoint_dir(run_dir: str) -> str:
-  return os.path.join(run_dir, CHECKPOINT_SUBDIR)
 
 
 def rng_states(network) -> list:

@@ -1,18 +1,44 @@
-"""The strategy factory, and the precision and XLA choices that depend on it."""
+"""The strategy factory, and the precision and XLA choices that depend on it and on the hardware."""
 
+import contextlib
 import json
 import os
 import tempfile
+from typing import FrozenSet, Tuple
 
 from absl import logging
 import keras
 import tensorflow as tf
 
 from cgan_tf.config import Config, ConfigError
+from cgan_tf.registry import Registry
 
-STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu")
-PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16", "float64")
-XLA_MODES = ("auto", "on", "off")  # --xla; each resolves to one of the plans below.
+STRATEGIES = Registry("strategy", {
+    "auto": "MirroredStrategy over all GPUs when there are several (or over --num_cpu_devices > 1 logical "
+            "CPU devices), else one device",
+    "default": "TensorFlow's default strategy (no distribution)",
+    "one_device": "OneDeviceStrategy on the first GPU, else the CPU",
+    "mirrored": "MirroredStrategy over every GPU, or over --num_cpu_devices logical CPU devices",
+    "multi_worker": "MultiWorkerMirroredStrategy over the machines TF_CONFIG names",
+    "tpu": "TPUStrategy over the TPU this machine is attached to",
+})
+PRECISIONS = Registry("precision", {
+    "auto": "mixed_float16 on a GPU, mixed_bfloat16 on a TPU and on a CPU with bfloat16 instructions "
+            "(AVX-512 BF16 or AMX), else float32",
+    "float32": "float32 throughout",
+    "mixed_float16": "float16 compute, float32 weights, a loss scale per network",
+    "mixed_bfloat16": "bfloat16 compute, float32 weights",
+    "float64": "float64 throughout, for numerical checks",
+})
+XLA_MODES = Registry("XLA mode", {  # Each resolves to one of the plans below.
+    "auto": "compile on a GPU, not on a CPU",
+    "on": "compile the whole step on one replica, each replica's gradient computation under several",
+    "off": "no XLA",
+})
+# CPU flags (as /proc/cpuinfo names them) of instructions that compute in bfloat16. oneDNN runs mixed
+# bfloat16 faster than float32 only with them: without, each bfloat16 op is converted to float32 and back.
+BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+CPUINFO = "/proc/cpuinfo"
 # XLA plans: compile the whole train step, only each replica's forward/backward pass, or nothing.
 XLA_WHOLE_STEP = "whole_step"
 XLA_PER_REPLICA = "per_replica"
@@ -97,18 +123,72 @@ def config_timeout_seconds() -> float:
   return float(os.environ.get("CGAN_TF_COLLECTIVE_TIMEOUT", "300"))
 
 
-def resolve_precision(config: Config) -> str:
-  """auto -> mixed_bfloat16 on TPUs (their matrix units compute in bfloat16), mixed_float16 when a GPU
-  is visible, float32 otherwise."""
+def cpu_flags(cpuinfo: str = CPUINFO) -> FrozenSet[str]:
+  """The CPU's feature flags as the kernel lists them (empty where there is no /proc/cpuinfo)."""
+  try:
+    with open(cpuinfo) as f:
+      for line in f:
+        if line.startswith("flags"):
+          return frozenset(line.split(":", 1)[1].split())
+  except OSError:
+    pass
+  return frozenset()
+
+
+def cpu_name(cpuinfo: str = CPUINFO) -> str:
+  """The CPU's model name, for logs and benchmark headers ("unknown CPU" where it cannot be read)."""
+  try:
+    with open(cpuinfo) as f:
+      for line in f:
+        if line.startswith("model name"):
+          return line.split(":", 1)[1].strip()
+  except OSError:
+    pass
+  return "unknown CPU"
+
+
+def choose_precision(config: Config, cpuinfo: str = CPUINFO) -> Tuple[str, str]:
+  """The precision to train in, and why, for `config.precision` on this machine.
+
+  auto: mixed_bfloat16 under --strategy=tpu (TPUs' matrix units compute in bfloat16); mixed_float16 when a
+  GPU is visible; on a CPU, mixed_bfloat16 only where the CPU has bfloat16 instructions (AVX-512 BF16 or
+  AMX), float32 elsewhere, where bfloat16 runs several times slower.
+
+  Returns:
+    (precision, reason): one of PRECISIONS other than auto, and a phrase for the log.
+  """
   if config.precision != "auto":
-    return config.precision
+    return config.precision, f"--precision={config.precision}"
   if config.strategy == "tpu":
-    return "mixed_bfloat16"
-  return "mixed_float16" if tf.config.list_logical_devices("GPU") else "float32"
+    return "mixed_bfloat16", "auto on a TPU"
+  if tf.config.list_logical_devices("GPU"):
+    return "mixed_float16", "auto on a GPU"
+  found = sorted(set(BFLOAT16_CPU_FLAGS) & cpu_flags(cpuinfo))
+  if found:
+    return "mixed_bfloat16", f"auto on a CPU with bfloat16 instructions ({', '.join(found)})"
+  return "float32", (f"auto on a CPU without bfloat16 instructions (none of {', '.join(BFLOAT16_CPU_FLAGS)}), "
+                     f"where bfloat16 would be slower")
+
+
+def resolve_precision(config: Config, cpuinfo: str = CPUINFO) -> str:
+  """The precision `choose_precision` picks, without its reason."""
+  return choose_precision(config, cpuinfo)[0]
 
 
 def set_precision(policy: str) -> None:
+  """Sets Keras's process-wide dtype policy, under which networks are built (training does this once)."""
   keras.mixed_precision.set_dtype_policy(policy)
+
+
+@contextlib.contextmanager
+def precision_scope(policy: str):
+  """Builds under `policy` inside the block and restores the process's policy after it."""
+  previous = keras.mixed_precision.dtype_policy()
+  set_precision(policy)
+  try:
+    yield
+  finally:
+    keras.mixed_precision.set_dtype_policy(previous)
 
 
 def resolve_xla(config: Config, strategy: tf.distribute.Strategy) -> str:

@@ -38,12 +38,12 @@ import tensorflow as tf
 
 import cgan_tf
 from cgan_tf import checkpoints
-from cgan_tf import config as config_lib
 from cgan_tf import data as data_lib
 from cgan_tf import networks
 from cgan_tf import rng
-from cgan_tf import run_dir
 from cgan_tf import samples
+from cgan_tf import trained_run
+from cgan_tf import validation
 from cgan_tf.config import Config, ConfigError
 
 SERVING_DEFAULT = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
@@ -407,22 +407,22 @@ def export(config: Config, generator: Optional[keras.Model] = None, weights: str
     checkpoints.NonFiniteError: if a generator weight is NaN or infinite.
   """
   model_dir = check_export_dir(config)
-  run_config = run_dir.load_run_config(config, run_dir.SAMPLE_FIELDS + run_dir.EXPORT_FIELDS)
-  config_lib.check_architecture(run_config)
+  run_config = trained_run.load_run_config(config, trained_run.SAMPLE_FIELDS + trained_run.EXPORT_FIELDS)
+  validation.check_architecture(run_config)
   if data_lib.kind_of(run_config) != "image":
     raise ConfigError(f"--mode=export serves images; network {run_config.network!r} generates points "
                       f"(use --mode=sample to draw them)")
-  which = run_dir.resolve_generator(run_config, config.export_source)
-  restored, checkpoint_path = run_dir.load_generator(run_config, which)
+  which = trained_run.resolve_generator(run_config, config.export_source)
+  restored, checkpoint_path = trained_run.load_generator(run_config, which)
   if generator is None:
-    generator, weights = restored, run_dir.weights_name(run_config, which)
+    generator, weights = restored, trained_run.weights_name(run_config, which)
   # A diverged generator would serve noise (or NaN-cast garbage); refuse before anything is written.
   non_finite = checkpoints.non_finite_variables(generator.weights)
   if non_finite:
     raise checkpoints.NonFiniteError(
         f"the {weights} weights from {checkpoint_path} hold NaN or Inf ({', '.join(non_finite[:5])}); "
         f"nothing was exported. The run diverged before this checkpoint; export a run that did not.")
-  step = run_dir.checkpoint_step(checkpoint_path)
+  step = trained_run.checkpoint_step(checkpoint_path)
   version = choose_version(model_dir, config.export_version or step, config.export_next_free_version)
   final = os.path.join(model_dir, str(version))
   partial = os.path.join(model_dir, f".tmp-{version}-{uuid.uuid4().hex[:8]}")

@@ -6,26 +6,27 @@ import os
 from absl import logging
 import tensorflow as tf
 
-from cgan_tf import config as config_lib
 from cgan_tf import data as data_lib
 from cgan_tf import networks
 from cgan_tf import points_report
 from cgan_tf import run_dir
 from cgan_tf import samples
+from cgan_tf import trained_run
+from cgan_tf import validation
 from cgan_tf.config import Config
 
 
 def sample(config: Config) -> list:
   """Writes PNGs for --label (or a grid of every class with --label=-1), or with --interpolate a path of
   images (PNGs, a strip and a GIF); returns the paths."""
-  config = run_dir.load_run_config(config, run_dir.SAMPLE_FIELDS)
-  config_lib.check_architecture(config)
-  generator, path = run_dir.load_generator(config, "newest")
+  config = trained_run.load_run_config(config, trained_run.SAMPLE_FIELDS)
+  validation.check_architecture(config)
+  generator, path = trained_run.load_generator(config, "newest")
   spec = networks.get(config.network)
   if data_lib.kind_of(config) == "points":
     points_report.report(generator, data_lib.load(config, "test"), config.latent_dim, config.seed, config.noise,
                          config.output_dir, count=config.num_images)
-    paths = [os.path.join(config.output_dir, name) for name in ("scatter.png", points_report.REPORT_FILE)]
+    paths = [os.path.join(config.output_dir, name) for name in (run_dir.SCATTER_FILE, run_dir.POINTS_REPORT_FILE)]
   elif config.interpolate:
     if not config.num_classes:
       labels, prefix = None, "interpolation"

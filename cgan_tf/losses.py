@@ -6,9 +6,11 @@ divides by the global batch so that gradients summed over replicas equal a one-r
 """
 
 import dataclasses
-from typing import Callable, Dict
+from typing import Callable
 
 import tensorflow as tf
+
+from cgan_tf.registry import Registry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,7 +21,7 @@ class GanLoss:
   generator: Callable[[tf.Tensor], tf.Tensor]
 
 
-LOSSES: Dict[str, GanLoss] = {}
+LOSSES: Registry[GanLoss] = Registry("loss")
 
 
 def _flat(logits: tf.Tensor) -> tf.Tensor:
@@ -66,18 +68,16 @@ def wasserstein_generator_loss(fake_logits):
   return -_flat(fake_logits)
 
 
-LOSSES["nonsaturating"] = GanLoss(nonsaturating_discriminator_loss, nonsaturating_generator_loss)
-LOSSES["hinge"] = GanLoss(hinge_discriminator_loss, hinge_generator_loss)
-LOSSES["least_squares"] = GanLoss(least_squares_discriminator_loss, least_squares_generator_loss)
-LOSSES["wasserstein"] = GanLoss(wasserstein_discriminator_loss, wasserstein_generator_loss)
+LOSSES.register("nonsaturating", GanLoss(nonsaturating_discriminator_loss, nonsaturating_generator_loss))
+LOSSES.register("hinge", GanLoss(hinge_discriminator_loss, hinge_generator_loss))
+LOSSES.register("least_squares", GanLoss(least_squares_discriminator_loss, least_squares_generator_loss))
+LOSSES.register("wasserstein", GanLoss(wasserstein_discriminator_loss, wasserstein_generator_loss))
 
 
 def get(name: str) -> GanLoss:
   """Returns the registered loss pair `name`.
 
   Raises:
-    KeyError: if no loss of that name is registered.
+    KeyError: if no loss of that name is registered, naming those that are.
   """
-  if name not in LOSSES:
-    raise KeyError(f"unknown loss {name!r}; registered: {', '.join(sorted(LOSSES))}")
   return LOSSES[name]

@@ -17,15 +17,45 @@ if "tensorflow" not in sys.modules:  # Already imported (a test, a notebook): it
   tf_logging.quiet_tensorflow(sys.argv)
 
 import dataclasses  # noqa: E402  pylint: disable=wrong-import-position
-from typing import List, Sequence  # noqa: E402  pylint: disable=wrong-import-position
+from typing import Callable, List, Sequence  # noqa: E402  pylint: disable=wrong-import-position
 
 from absl import app  # noqa: E402  pylint: disable=wrong-import-position
 from absl import flags  # noqa: E402  pylint: disable=wrong-import-position
 from absl import logging  # noqa: E402  pylint: disable=wrong-import-position
 
-from cgan_tf import config as config_lib  # noqa: E402  pylint: disable=wrong-import-position
+from cgan_tf import export  # noqa: E402  pylint: disable=wrong-import-position
 from cgan_tf import flags as flag_groups  # noqa: E402,F401  pylint: disable=wrong-import-position
-from cgan_tf.config import Config  # noqa: E402  pylint: disable=wrong-import-position
+from cgan_tf import generate  # noqa: E402  pylint: disable=wrong-import-position
+from cgan_tf import train  # noqa: E402  pylint: disable=wrong-import-position
+from cgan_tf import validation  # noqa: E402  pylint: disable=wrong-import-position
+from cgan_tf.checkpoints import CheckpointError, NonFiniteError  # noqa: E402  pylint: disable=wrong-import-position
+from cgan_tf.config import Config, ConfigError  # noqa: E402  pylint: disable=wrong-import-position
+from cgan_tf.data import DataError  # noqa: E402  pylint: disable=wrong-import-position
+from cgan_tf.data import inspection  # noqa: E402  pylint: disable=wrong-import-position
+from cgan_tf.evaluation import report  # noqa: E402  pylint: disable=wrong-import-position
+from cgan_tf.registry import Registry  # noqa: E402  pylint: disable=wrong-import-position
+
+
+@dataclasses.dataclass(frozen=True)
+class Mode:
+  """What --mode=<name> does: its entry point (config -> result) and its line of --help."""
+
+  run: Callable[[Config], object]
+  help: str
+
+
+MODES = Registry("mode", {
+    "train": Mode(train.train, "train or resume the run in --run_dir"),
+    "sample": Mode(generate.sample, "write images of --label (or a grid of every class) from the run's "
+                   "latest checkpoint to --output_dir"),
+    "export": Mode(export.export, "write the generator as a TF Serving SavedModel to --export_dir"),
+    "inspect_data": Mode(inspection.inspect, "report the data set (images per class, shape, pixel "
+                         "statistics) and write real_examples.png to --output_dir (or --run_dir)"),
+    "train_evaluator": Mode(report.train_evaluator, "train and cache the evaluator classifier"),
+    "eval": Mode(report.evaluate, "measure a checkpoint or an export"),
+})
+# Errors that mean: fix the command or the data (exit status 2), each with a message naming the cause.
+USAGE_ERRORS = (ConfigError, DataError, CheckpointError, NonFiniteError)
 
 _DEFAULTS = Config()
 # The presets ship inside the package (cgan_tf/configs links to the checkout's configs/), so an installed
@@ -42,12 +72,8 @@ def preset_names() -> List[str]:
 
 
 # The run: what to do, and where.
-flags.DEFINE_enum("mode", _DEFAULTS.mode, config_lib.MODES,
-                  "train: train or resume the run in --run_dir. sample: write images of --label (or a grid "
-                  "of every class) from the run's latest checkpoint. export: write the generator as a TF "
-                  "Serving SavedModel. inspect_data: report the data set (images per class, shape, pixel "
-                  "statistics) and write real_examples.png to --output_dir (or --run_dir). train_evaluator: "
-                  "train and cache the evaluator classifier. eval: measure a checkpoint or an export.")
+flags.DEFINE_enum("mode", _DEFAULTS.mode, list(MODES),
+                  " ".join(f"{name}: {mode.help}." for name, mode in MODES.items()))
 flags.DEFINE_string("run_dir", None, "Directory for checkpoints, samples, logs and config.json. Running "
                     "again with the same directory resumes.")
 flags.DEFINE_enum("preset", None, preset_names(),
@@ -113,7 +139,7 @@ def config_from_flags(flag_values=FLAGS) -> Config:
   """Turns parsed flags into a validated, frozen `Config`.
 
   Raises:
-    config.ConfigError: naming the first invalid flag.
+    ConfigError: naming the first invalid flag.
   """
   values = {field.name: flag_values[field.name].value for field in dataclasses.fields(Config)
             if field.name in flag_values}
@@ -121,42 +147,30 @@ def config_from_flags(flag_values=FLAGS) -> Config:
   for name in _LIST_FIELDS:
     if isinstance(values.get(name), list):
       values[name] = ",".join(values[name])
-  return config_lib.validate(Config(**values))
+  return validation.validate(Config(**values))
 
 
 def run(config: Config):
-  """Dispatches to the mode's entry point."""
-  if config.mode == "train":
-    from cgan_tf import train
-    return train.train(config)
-  if config.mode == "sample":
-    from cgan_tf import generate
-    return generate.sample(config)
-  if config.mode == "export":
-    from cgan_tf import export
-    return export.export(config)
-  if config.mode == "inspect_data":
-    from cgan_tf.data import inspection
-    return inspection.inspect(config)
-  if config.mode in ("train_evaluator", "eval"):
-    from cgan_tf.evaluation import report
-    return report.train_evaluator(config) if config.mode == "train_evaluator" else report.evaluate(config)
-  raise config_lib.ConfigError(f"--mode: {config.mode!r} is not implemented yet")
+  """Dispatches to the mode's entry point.
+
+  Raises:
+    ConfigError: for a mode that is not registered.
+  """
+  if config.mode not in MODES:
+    raise ConfigError(f"--mode: got {config.mode!r}; allowed: {', '.join(MODES)}")
+  return MODES[config.mode].run(config)
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  from cgan_tf.data import DataError
-  from cgan_tf.checkpoints import CheckpointError, NonFiniteError
-  from cgan_tf.train import WorkerLostError
   try:
     run(config_from_flags())
-  except (config_lib.ConfigError, DataError, CheckpointError, NonFiniteError) as e:
+  except USAGE_ERRORS as e:
     logging.error("%s", e)
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
-  except WorkerLostError as e:
+  except train.WorkerLostError as e:
     logging.error("%s", e)
     print(f"error: {e}", file=sys.stderr)
     sys.exit(3)  # Unlike 2 (fix the command or the data), worth retrying as it is.

@@ -10,11 +10,11 @@ import tensorflow as tf
 
 from cgan_tf import files
 from cgan_tf import rng
+from cgan_tf import run_dir
 from cgan_tf.data import PointData
 
 PLOT_SIZE = 480
 PLOT_EXTENT = 1.6  # The plot shows [-extent, extent] on both axes.
-REPORT_FILE = "points_report.json"
 
 
 def generate(generator, count: int, latent_dim: int, seed: int, noise: str = "normal") -> np.ndarray:
@@ -80,8 +80,9 @@ def report(generator, data: PointData, latent_dim: int, seed: int, noise: str, o
   tf.io.gfile.makedirs(output_dir)
   buffer = io.BytesIO()
   Image.fromarray(scatter(real, generated)).save(buffer, format="PNG")
-  files.write_atomically(os.path.join(output_dir, "scatter.png"), buffer.getvalue())
-  files.write_json_atomically(os.path.join(output_dir, REPORT_FILE), summary, indent=2)
-  print(f"{count} real vs {count} generated points (scatter plot: {os.path.join(output_dir, 'scatter.png')}):")
+  scatter_path = os.path.join(output_dir, run_dir.SCATTER_FILE)
+  files.write_atomically(scatter_path, buffer.getvalue())
+  files.write_json_atomically(os.path.join(output_dir, run_dir.POINTS_REPORT_FILE), summary, indent=2)
+  print(f"{count} real vs {count} generated points (scatter plot: {scatter_path}):")
   print(format_statistics(summary["real"], summary["generated"]))
   return summary

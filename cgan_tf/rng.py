@@ -9,6 +9,8 @@ import math
 
 import tensorflow as tf
 
+from cgan_tf.registry import Registry
+
 ALGORITHM = "philox"
 
 
@@ -36,16 +38,21 @@ def normal(shape, seed):
   return radius * tf.cos((2.0 * math.pi) * u[1])
 
 
-NOISE_DISTRIBUTIONS = ("normal", "uniform")
+# --noise: each maps (shape, seed) to the generator's noise.
+NOISE_DISTRIBUTIONS = Registry("noise distribution", {
+    "normal": normal,
+    # In [-1, 1), as the Keras book's and the MLP GAN's generators take it.
+    "uniform": lambda shape, seed: uniform(shape, seed) * 2.0 - 1.0,
+})
 
 
 def latent(shape, seed, distribution="normal"):
-  """Generator noise: standard normal, or uniform in [-1, 1) (the Keras book's and the MLP GAN's)."""
-  if distribution == "uniform":
-    return uniform(shape, seed) * 2.0 - 1.0
-  if distribution == "normal":
-    return normal(shape, seed)
-  raise ValueError(f"unknown noise distribution {distribution!r}; known: {', '.join(NOISE_DISTRIBUTIONS)}")
+  """Generator noise: standard normal, or uniform in [-1, 1).
+
+  Raises:
+    ValueError: for an unknown distribution (`registry.UnknownNameError`).
+  """
+  return NOISE_DISTRIBUTIONS[distribution](shape, seed)
 
 
 def truncated_latent(shape, seed, distribution="normal", truncation=0.0, max_rounds=10_000):

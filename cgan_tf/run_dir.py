@@ -1,115 +1,164 @@
-"""Reading a run directory: its saved configuration, its newest or best generator, a checkpoint's step.
+"""The run directory's layout: the one place that names every file and folder a run holds.
 
-Every mode that works on a trained run (sample, export, eval, the tools) reads it through here, so they
-agree on what a run directory holds:
+  <run_dir>/config.json            the resolved configuration (`RunDir.save_config`)
+  <run_dir>/checkpoints/ckpt-<n>   training checkpoints, the newest by step
+  <run_dir>/samples/grid_<n>.png   the fixed grid (every class x fixed noise) over training
+  <run_dir>/logs/                  TensorBoard event files
+  <run_dir>/metrics.jsonl          with --eval_every: one JSON line per measurement
+  <run_dir>/best/                  with --keep_best: the generator with the lowest Fréchet distance so far,
+  <run_dir>/best/best.json           and which step it is
+  <run_dir>/eval_report.json       --mode=eval's report
+  <run_dir>/points_report.json     a points GAN's real vs generated statistics,
+  <run_dir>/scatter.png              and its scatter plot
+  <run_dir>/gallery/               tools/make_gallery.py's grid and animation
+  <run_dir>/sampled/, export/      where the closing summary suggests --mode=sample and --mode=export write
 
-  <run_dir>/config.json     the resolved configuration (`config.save`)
-  <run_dir>/checkpoints/    training checkpoints (`checkpoints.training_checkpoint`), newest by step
-  <run_dir>/best/           with --keep_best: the generator with the lowest Fréchet distance so far
+Writers and readers (training, callbacks, export, evaluation, the tools) ask a `RunDir` for these paths
+instead of spelling them; the configuration is read and written here too, since its file is part of the
+layout.
 """
 
+import dataclasses
 import os
-from typing import Optional, Sequence, Tuple
+import re
+from typing import List, Optional, Tuple
 
 import tensorflow as tf
 
-from cgan_tf import checkpoints
-from cgan_tf import config as config_lib
-from cgan_tf import distribute
-from cgan_tf import networks
+from cgan_tf import files
 from cgan_tf.config import Config, ConfigError
 
-BEST_SUBDIR = "best"
-GENERATORS = ("newest", "best")
-# --export_source: one of GENERATORS, or "auto": the best one when the run kept one, else the newest.
-EXPORT_SOURCES = ("auto",) + GENERATORS
-# The invocation's flags that win over the ones saved with the run, per mode that reads a run.
-SAMPLE_FIELDS = ("label", "num_images", "output_dir", "interpolate", "truncation")
-EXPORT_FIELDS = ("export_dir", "model_name", "export_version", "export_next_free_version", "max_batch",
-                 "export_source")
-EVAL_FIELDS = ("evaluator_dir", "evaluator_epochs", "eval_samples", "eval_metrics", "eval_seed",
-               "eval_source", "eval_report", "cas_epochs", "verbose")
-# Checkpoint key of the training step (`step=` in checkpoints.training_checkpoint).
-STEP_KEY = "step/.ATTRIBUTES/VARIABLE_VALUE"
+CONFIG_FILE = "config.json"
+CHECKPOINTS = "checkpoints"
+SAMPLES = "samples"
+LOGS = "logs"
+METRICS_FILE = "metrics.jsonl"
+BEST = "best"
+BEST_FILE = "best.json"
+EVAL_REPORT_FILE = "eval_report.json"
+POINTS_REPORT_FILE = "points_report.json"
+SCATTER_FILE = "scatter.png"
+GALLERY = "gallery"
+SAMPLED = "sampled"
+# A file a new run writes and removes at once, to learn that the directory is writable.
+WRITE_PROBE = ".write_test"
+EXPORTS = "export"
+# A progress frame's name: its step zero-padded to 8 digits, so the files sort in training order.
+GRID_PATTERN = re.compile(r"grid_(\d+)\.png")
 
 
-def best_dir(run_dir: str) -> str:
-  """Where --keep_best keeps the best generator of a run."""
-  return os.path.join(run_dir, BEST_SUBDIR)
+def grid_filename(step: int) -> str:
+  """The progress frame of `step` (in `RunDir.samples`)."""
+  return f"grid_{step:08d}.png"
 
 
-def load_run_config(config: Config, fields: Sequence[str] = SAMPLE_FIELDS, required: bool = True
-                    ) -> Optional[Config]:
-  """The configuration the run in --run_dir was trained with, carrying this invocation's mode and `fields`.
+@dataclasses.dataclass(frozen=True)
+class RunDir:
+  """The paths of one run directory. Naming a path creates nothing.
 
-  Args:
-    config: this invocation's configuration (its run_dir names the run).
-    fields: the invocation's flags that replace the saved ones (e.g. SAMPLE_FIELDS).
-    required: raise when the directory holds no run; else return None.
-
-  Raises:
-    ConfigError: if `required` and the directory holds no config.json.
+  Attributes:
+    path: the run directory itself (--run_dir).
   """
-  saved = config_lib.load_saved(config.run_dir)
-  if saved is None:
-    if not required:
+
+  path: str
+
+  def _join(self, *names: str) -> str:
+    return os.path.join(self.path, *names)
+
+  @property
+  def config(self) -> str:
+    return self._join(CONFIG_FILE)
+
+  @property
+  def checkpoints(self) -> str:
+    return self._join(CHECKPOINTS)
+
+  @property
+  def samples(self) -> str:
+    return self._join(SAMPLES)
+
+  @property
+  def logs(self) -> str:
+    return self._join(LOGS)
+
+  @property
+  def metrics(self) -> str:
+    return self._join(METRICS_FILE)
+
+  @property
+  def best(self) -> str:
+    return self._join(BEST)
+
+  @property
+  def best_record(self) -> str:
+    return self._join(BEST, BEST_FILE)
+
+  @property
+  def eval_report(self) -> str:
+    return self._join(EVAL_REPORT_FILE)
+
+  @property
+  def points_report(self) -> str:
+    return self._join(POINTS_REPORT_FILE)
+
+  @property
+  def scatter(self) -> str:
+    return self._join(SCATTER_FILE)
+
+  @property
+  def gallery(self) -> str:
+    return self._join(GALLERY)
+
+  @property
+  def write_probe(self) -> str:
+    return self._join(WRITE_PROBE)
+
+  @property
+  def sampled(self) -> str:
+    return self._join(SAMPLED)
+
+  @property
+  def exports(self) -> str:
+    return self._join(EXPORTS)
+
+  def grid(self, step: int) -> str:
+    """The progress frame of `step`."""
+    return os.path.join(self.samples, grid_filename(step))
+
+  def grids(self) -> List[Tuple[int, str]]:
+    """The progress frames on disk as [(step, path)], in training order."""
+    return grid_files(self.samples)
+
+  def saved_config(self) -> Optional[Config]:
+    """The configuration this directory's run was made with, or None when it holds none (a new run).
+
+    Raises:
+      ConfigError: naming the file, when config.json exists but is not a readable cgan_tf configuration.
+    """
+    path = self.config
+    if not tf.io.gfile.exists(path):
       return None
-    raise ConfigError(f"--run_dir: {config.run_dir} holds no trained run (no config.json); train first")
-  return saved.replace(mode=config.mode, run_dir=config.run_dir,
-                       **{name: getattr(config, name) for name in fields})
+    way_out = (f"restore it from a copy, or delete it to let the next run write it again (the "
+               f"checkpoints in {self.checkpoints} stay)")
+    if tf.io.gfile.isdir(path):
+      raise ConfigError(f"--run_dir: {path} is a directory, not the run's configuration file; {way_out}")
+    try:
+      with tf.io.gfile.GFile(path, "rb") as f:
+        return Config.from_json(f.read().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, TypeError, tf.errors.OpError) as e:
+      # ValueError covers malformed JSON and ConfigError (a valid JSON value that is no configuration).
+      raise ConfigError(f"--run_dir: {path} is not a valid cgan_tf configuration ({e}); {way_out}") from e
+
+  def save_config(self, config: Config) -> None:
+    """Writes the resolved configuration atomically (a crash never leaves a half-written file)."""
+    files.write_atomically(self.config, config.to_json())
 
 
-def weights_name(config: Config, which: str = "newest") -> str:
-  """Which weights `load_generator(config, which)` serves, for logs and the export's metadata."""
-  name = f"ema_generator (decay {config.ema_decay})" if config.ema_decay else "generator"
-  return f"{name}, the lowest Fréchet distance measured (--keep_best)" if which == "best" else name
-
-
-def load_generator(config: Config, which: str = "newest", directory: str = None) -> Tuple[object, str]:
-  """Builds the run's generator in float32 and restores it from a checkpoint.
-
-  Args:
-    config: the run's configuration (from `load_run_config`).
-    which: "newest": the newest readable training checkpoint, its moving average of the generator when the
-      run keeps one (--ema_decay), else the generator itself. "best": the checkpoint --keep_best kept.
-    directory: the checkpoint directory (default: the run's checkpoints/ or best/).
-
-  Returns:
-    (generator, checkpoint path).
-
-  Raises:
-    ConfigError: if the directory holds no checkpoint.
-    ValueError: for an unknown `which`.
-  """
-  if which not in GENERATORS:
-    raise ValueError(f"which must be one of {', '.join(GENERATORS)}, got {which!r}")
-  distribute.set_precision("float32")
-  generator, _ = networks.build_networks(config)
-  if which == "newest":
-    directory = directory or checkpoints.checkpoint_dir(config.run_dir)
-    # Restored under the name the training checkpoint gives the weights that sample.
-    key = "ema_generator" if config.ema_decay else "generator"
-    missing = f"--run_dir: {config.run_dir} holds no checkpoint in {directory}; train first"
-  else:
-    directory = directory or best_dir(config.run_dir)
-    key = "generator"  # The best checkpoint holds the weights that sample under this name (evaluation/callback).
-    missing = f"the best generator: {directory} holds no checkpoint; train with --keep_best"
-  path = checkpoints.restore_newest(tf.train.Checkpoint(**{key: generator}), directory, partial=True)
-  if path is None:
-    raise ConfigError(missing)
-  return generator, path
-
-
-def resolve_generator(config: Config, which: str) -> str:
-  """`which` of EXPORT_SOURCES as one of GENERATORS: "auto" is "best" when the run kept a best checkpoint."""
-  if which != "auto":
-    return which
-  return "best" if tf.train.latest_checkpoint(best_dir(config.run_dir)) else "newest"
-
-
-def checkpoint_step(checkpoint_path: str) -> Optional[int]:
-  """The training step of a checkpoint: the step it stores, else the <name>-<step> suffix, else None."""
-  reader = tf.train.load_checkpoint(checkpoint_path)
-  if reader.has_tensor(STEP_KEY):
-    return int(reader.get_tensor(STEP_KEY))
-  return checkpoints.step_in_name(checkpoint_path)
+def grid_files(directory: str) -> List[Tuple[int, str]]:
+  """The progress frames in `directory` (a run's samples/, or a copy of it) as [(step, path)], in order."""
+  found = []
+  for path in tf.io.gfile.glob(os.path.join(directory, "grid_*.png")):
+    match = GRID_PATTERN.fullmatch(os.path.basename(path))
+    if match:
+      found.append((int(match.group(1)), path))
+  return sorted(found)

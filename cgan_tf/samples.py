@@ -2,18 +2,18 @@
 
 import io
 import os
-import re
 
 import numpy as np
 from PIL import Image
 import tensorflow as tf
 
+from cgan_tf import data as data_lib
 from cgan_tf import files
 from cgan_tf import interpolation
+from cgan_tf import networks
+from cgan_tf import points_report
 from cgan_tf import rng
 
-SAMPLES_SUBDIR = "samples"  # <run_dir>/samples/grid_<step>.png: the progress frames.
-GRID_PATTERN = re.compile(r"grid_(\d+)\.png")
 GRID_SEED = 1234  # Added to the run's seed, so the grid's noise differs from the training noise.
 UNCONDITIONAL_ROWS = 10  # An unconditional grid has no classes; it shows this many rows of fixed noise.
 
@@ -29,26 +29,6 @@ def to_uint8_tensor(images, output: str = "tanh") -> tf.Tensor:
 def to_uint8(images, output: str = "tanh") -> np.ndarray:
   """`to_uint8_tensor` as a numpy array, for images written or measured on the host."""
   return to_uint8_tensor(images, output).numpy()
-
-
-def samples_dir(run_dir: str) -> str:
-  """Where a run's progress frames are."""
-  return os.path.join(run_dir, SAMPLES_SUBDIR)
-
-
-def grid_filename(step: int) -> str:
-  """The progress frame of `step`; zero-padded so the files sort in training order."""
-  return f"grid_{step:08d}.png"
-
-
-def grid_files(directory: str) -> list:
-  """The progress frames in `directory` (a run's samples/) as [(step, path)], in training order."""
-  found = []
-  for path in tf.io.gfile.glob(os.path.join(directory, "grid_*.png")):
-    match = GRID_PATTERN.fullmatch(os.path.basename(path))
-    if match:
-      found.append((int(match.group(1)), path))
-  return sorted(found)
 
 
 def grid_inputs(num_classes: int, samples_per_class: int, latent_dim: int, seed: int, noise: str = "normal",
@@ -130,10 +110,6 @@ def render_grid(generator, num_classes: int, samples_per_class: int, latent_dim:
 def progress_renderer(config, data):
   """The function (GAN model -> uint8 frame) that draws a run's progress: the fixed grid of images, or a
   scatter plot of generated over real points. It draws with the sampling generator (the EMA if any)."""
-  from cgan_tf import data as data_lib
-  from cgan_tf import networks
-  from cgan_tf import points_report
-
   if data_lib.kind_of(config) == "points":
     return lambda model: points_report.render_progress(model.sampling_generator, data.points, config.latent_dim,
                                                 config.seed, config.noise)

@@ -7,8 +7,17 @@ interrupted one was, and both run inside a compiled, replicated train step.
 import keras
 import tensorflow as tf
 
-# --lr_schedule: how the learning rate goes from its peak (--g_learning_rate, --d_learning_rate) over the run.
-LR_SCHEDULES = ("constant", "linear", "cosine")
+from cgan_tf.registry import Registry
+
+# --lr_schedule: how the learning rate goes from its peak (--g_learning_rate, --d_learning_rate) over the
+# run; each maps (peak, decay_steps) to the optimizer's learning rate.
+LR_SCHEDULES = Registry("learning-rate schedule", {
+    "constant": lambda peak, decay_steps: peak,
+    # SNGAN's and the projection discriminator's recipe: a straight line to zero at the last update.
+    "linear": lambda peak, decay_steps: keras.optimizers.schedules.PolynomialDecay(
+        peak, decay_steps, end_learning_rate=0.0, power=1.0),
+    "cosine": lambda peak, decay_steps: keras.optimizers.schedules.CosineDecay(peak, decay_steps, alpha=0.0),
+})
 
 
 def learning_rate(peak: float, schedule: str, decay_steps: int):
@@ -26,17 +35,13 @@ def learning_rate(peak: float, schedule: str, decay_steps: int):
     evaluates at its own (checkpointed) iteration count.
 
   Raises:
-    ValueError: for an unknown schedule, or a decay without a positive number of steps.
+    ValueError: for an unknown schedule (`registry.UnknownNameError`), or a decay without a positive
+      number of steps.
   """
-  if schedule not in LR_SCHEDULES:
-    raise ValueError(f"unknown learning-rate schedule {schedule!r}; allowed: {', '.join(LR_SCHEDULES)}")
-  if schedule == "constant":
-    return peak
-  if decay_steps <= 0:
+  build = LR_SCHEDULES[schedule]
+  if schedule != "constant" and decay_steps <= 0:
     raise ValueError(f"a {schedule} learning-rate decay needs the run's length in steps, got {decay_steps}")
-  if schedule == "linear":
-    return keras.optimizers.schedules.PolynomialDecay(peak, decay_steps, end_learning_rate=0.0, power=1.0)
-  return keras.optimizers.schedules.CosineDecay(peak, decay_steps, alpha=0.0)
+  return build(peak, decay_steps)
 
 
 def ema_decay(step, decay: float, start: int):

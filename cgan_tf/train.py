@@ -1,7 +1,6 @@
 """Training: builds data, networks and optimizers under the strategy, resumes, and runs `fit`."""
 
 import math
-import os
 
 from absl import logging
 import keras
@@ -10,9 +9,7 @@ import tensorflow as tf
 
 from cgan_tf import callbacks as callbacks_lib
 from cgan_tf import checkpoints
-from cgan_tf import config as config_lib
 from cgan_tf import data as data_lib
-from cgan_tf.data import pipeline
 from cgan_tf import distribute
 from cgan_tf import gan
 from cgan_tf import loss_scale
@@ -20,8 +17,12 @@ from cgan_tf import networks
 from cgan_tf import points_report
 from cgan_tf import samples
 from cgan_tf import schedules
+from cgan_tf import validation
 from cgan_tf.config import Config, ConfigError
+from cgan_tf.data import pipeline
+from cgan_tf.evaluation.callback import EvalCallback
 from cgan_tf.optimizers import OPTIMIZERS
+from cgan_tf.run_dir import RunDir
 
 
 class WorkerLostError(RuntimeError):
@@ -116,22 +117,22 @@ def prepare_run_dir(config: Config) -> None:
   """Creates the run directory, proves it writable, and refuses an incompatible earlier run."""
   try:
     tf.io.gfile.makedirs(config.run_dir)
-    probe = os.path.join(config.run_dir, ".write_test")
+    probe = RunDir(config.run_dir).write_probe
     with tf.io.gfile.GFile(probe, "w") as f:
       f.write("ok")
     tf.io.gfile.remove(probe)
   except (tf.errors.OpError, OSError) as e:
     raise ConfigError(f"--run_dir: {config.run_dir} is not writable ({e})") from e
-  saved = config_lib.load_saved(config.run_dir)
+  saved = RunDir(config.run_dir).saved_config()
   if saved is not None:
-    config_lib.check_compatible(saved, config)
+    validation.check_resumable(saved, config)
 
 
 def resolve_training_config(config: Config):
   """Loads the data set and fills the config's data-dependent fields; returns (config, data)."""
   data = data_lib.load(config, "train")
   config = data_lib.resolve(config, data)
-  config_lib.check_architecture(config)
+  validation.check_architecture(config)
   return config, data
 
 
@@ -165,8 +166,9 @@ def train(config: Config, extra_callbacks=()) -> gan.ConditionalGAN:
   output_dir = distribute.writable_dir(strategy, config.run_dir)
   if output_dir == config.run_dir:
     prepare_run_dir(config)
-    config_lib.save(config)
-  precision = distribute.resolve_precision(config)
+    RunDir(config.run_dir).save_config(config)
+  precision, why = distribute.choose_precision(config)
+  logging.info("Precision: %s (%s)", precision, why)
   distribute.set_precision(precision)
   xla_plan = distribute.resolve_xla(config, strategy)
   if config.deterministic:
@@ -179,7 +181,8 @@ def train(config: Config, extra_callbacks=()) -> gan.ConditionalGAN:
   total = total_steps(config, len(data.labels))
   with strategy.scope():
     model = build_gan(config, precision, xla_plan, total)
-  restored = checkpoints.restore_training(model, checkpoints.checkpoint_dir(config.run_dir), precision)
+  run_files, outputs = RunDir(config.run_dir), RunDir(output_dir)
+  restored = checkpoints.restore_training(model, run_files.checkpoints, precision)
   checkpoint = checkpoints.training_checkpoint(model)
   start_step = int(model.step_counter.numpy())
   if restored:
@@ -193,24 +196,22 @@ def train(config: Config, extra_callbacks=()) -> gan.ConditionalGAN:
                  total)
     return model
 
-  writer = tf.summary.create_file_writer(os.path.join(output_dir, "logs"))
+  writer = tf.summary.create_file_writer(outputs.logs)
   # A damaged state file would stop the manager from being created; restore_training found the checkpoints
   # by name instead.
-  checkpoints.repair_state_file(checkpoints.checkpoint_dir(output_dir))
-  manager = checkpoints.manager(checkpoint, checkpoints.checkpoint_dir(output_dir),
-                                config.keep_checkpoints)
+  checkpoints.repair_state_file(outputs.checkpoints)
+  manager = checkpoints.manager(checkpoint, outputs.checkpoints, config.keep_checkpoints)
   step_args = (start_step, config.steps_per_execution)
   callbacks = [
       # First, so a NaN step stops training before any writer sees it.
-      callbacks_lib.NonFiniteGuard(*step_args, checkpoints.checkpoint_dir(config.run_dir)),
+      callbacks_lib.NonFiniteGuard(*step_args, run_files.checkpoints),
       callbacks_lib.ScalarWriter(*step_args, config.log_every, writer, config=config),
-      callbacks_lib.GridWriter(*step_args, config.sample_every, os.path.join(output_dir, "samples"),
+      callbacks_lib.GridWriter(*step_args, config.sample_every, outputs.samples,
                                writer, samples.progress_renderer(config, data)),
       callbacks_lib.Checkpointer(*step_args, manager, config.checkpoint_every),
       callbacks_lib.StopAtStep(*step_args, total),
   ]
   if config.eval_every > 0:  # Opt-in: each measurement costs an evaluator pass over eval_samples images.
-    from cgan_tf.evaluation.callback import EvalCallback
     callbacks.append(EvalCallback(*step_args, config, output_dir, writer))
   if config.train_minutes:
     callbacks.append(callbacks_lib.StopAfterTime(*step_args, config.train_minutes,
@@ -237,7 +238,7 @@ def train(config: Config, extra_callbacks=()) -> gan.ConditionalGAN:
     raise WorkerLostError(
         f"a worker of the multi-worker job died or stopped answering ({type(e).__name__}: {reason[:300]}). "
         f"Checkpoints are intact; last good checkpoint: "
-        f"{checkpoints.last_good_checkpoint(checkpoints.checkpoint_dir(config.run_dir))}. Restart every "
+        f"{checkpoints.last_good_checkpoint(run_files.checkpoints)}. Restart every "
         f"worker with the same command to resume from it.") from e
   if data_lib.kind_of(config) == "points" and output_dir == config.run_dir:
     points_report.report(model.sampling_generator, data, config.latent_dim, config.seed, config.noise, config.run_dir)

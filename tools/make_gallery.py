@@ -28,6 +28,7 @@ tf_logging.quiet_tensorflow([])  # TensorFlow's start-up banners, held back as t
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
 from cgan_tf import samples  # pylint: disable=g-import-not-at-top
+from cgan_tf.run_dir import RunDir  # pylint: disable=g-import-not-at-top
 from tools import plot_metrics  # pylint: disable=g-import-not-at-top
 
 FINAL_GRID = "final_grid.png"
@@ -78,18 +79,18 @@ def make_gallery(run_dir: str, output_dir: Optional[str] = None, max_frames: int
   """
   if max_frames < 1 or frame_ms < 1 or last_frame_ms < 1 or scale < 1:
     raise GalleryError("--max_frames, --frame_ms, --last_frame_ms and --scale must be positive")
-  frames = samples.grid_files(samples.samples_dir(run_dir))
+  frames = RunDir(run_dir).grids()
   if not frames:
-    raise GalleryError(f"{samples.samples_dir(run_dir)} holds no grid_<step>.png frames; is {run_dir} a "
+    raise GalleryError(f"{RunDir(run_dir).samples} holds no grid_<step>.png frames; is {run_dir} a "
                        f"cgan_tf run directory that has trained (frames come every --sample_every steps)?")
-  output_dir = output_dir or os.path.join(run_dir, "gallery")
+  output_dir = output_dir or RunDir(run_dir).gallery
   tf.io.gfile.makedirs(output_dir)
   final_path = os.path.join(output_dir, FINAL_GRID)
   samples.write_png(scaled(read_image(frames[-1][1]), scale), final_path)
   chosen = choose(frames, max_frames)
   pictures = [scaled(captioned(read_image(path), f"step {step}"), scale) for step, path in chosen]
   if len({picture.shape for picture in pictures}) > 1:
-    raise GalleryError(f"the frames in {samples.samples_dir(run_dir)} differ in size; was the run directory "
+    raise GalleryError(f"the frames in {RunDir(run_dir).samples} differ in size; was the run directory "
                        f"reused with other --samples_per_class?")
   animation_path = os.path.join(output_dir, ANIMATION)
   samples.write_gif(pictures, animation_path, frame_ms, last_frame_ms)

@@ -38,15 +38,16 @@ import numpy as np  # pylint: disable=g-import-not-at-top
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
 import cgan_tf  # pylint: disable=g-import-not-at-top
-from cgan_tf import config as config_lib  # pylint: disable=g-import-not-at-top
 from cgan_tf import export  # pylint: disable=g-import-not-at-top
 from cgan_tf import files  # pylint: disable=g-import-not-at-top
 from cgan_tf import main as main_lib  # pylint: disable=g-import-not-at-top
+from cgan_tf import run_dir  # pylint: disable=g-import-not-at-top
 from cgan_tf import samples  # pylint: disable=g-import-not-at-top
+from cgan_tf import validation  # pylint: disable=g-import-not-at-top
 from cgan_tf.config import Config  # pylint: disable=g-import-not-at-top
 from tools.benchmarks import common  # pylint: disable=g-import-not-at-top
 
-REPORT_FILE = "eval_report.json"
+REPORT_FILE = run_dir.EVAL_REPORT_FILE  # The same report as a run directory's, beside the model.
 GRID_FILE = "seeded_grid.png"
 PROVENANCE_FILE = "provenance.json"
 GRID_SEED = 2026  # serving_seeded's seed [GRID_SEED, k] for row k of seeded_grid.png.
@@ -88,12 +89,12 @@ def publish(run_dir: str, command: str, commit: str, output_dir: str = "pretrain
   os.makedirs(model_dir, exist_ok=True)
   staging = tempfile.mkdtemp(prefix=".publish-", dir=model_dir)
   try:
-    version_dir = main_lib.run(config_lib.validate(Config(mode="export", run_dir=run_dir,
+    version_dir = main_lib.run(validation.validate(Config(mode="export", run_dir=run_dir,
                                                           export_dir=staging, model_name="m")))
     report_path = os.path.join(staging, REPORT_FILE)
     names = list(dict.fromkeys(["frechet"] + eval_metrics.split(","))) if eval_metrics else []
     metrics = dict(eval_metrics=",".join(names)) if names else {}
-    main_lib.run(config_lib.validate(Config(
+    main_lib.run(validation.validate(Config(
         mode="eval", run_dir=run_dir, eval_source=version_dir, eval_samples=eval_samples,
         eval_report=report_path, **metrics)))
     with open(report_path) as f:

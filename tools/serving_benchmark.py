@@ -26,7 +26,7 @@ import keras  # pylint: disable=g-import-not-at-top
 from cgan_tf import distribute  # pylint: disable=g-import-not-at-top
 from cgan_tf import export
 from cgan_tf import networks
-from cgan_tf import run_dir as run_dir_lib
+from cgan_tf import trained_run
 from cgan_tf.config import Config
 from tools.benchmarks import common
 
@@ -55,8 +55,8 @@ def export_for_benchmark(args, export_dir: str):
   if args.run_dir:
     path = export.export(Config(mode="export", run_dir=args.run_dir, export_dir=export_dir,
                                 model_name="benchmark"))
-    config = run_dir_lib.load_run_config(Config(mode="sample", run_dir=args.run_dir))
-    generator, _ = run_dir_lib.load_generator(config)
+    config = trained_run.load_run_config(Config(mode="sample", run_dir=args.run_dir))
+    generator, _ = trained_run.load_generator(config)
     return path, generator, config.latent_dim
   generator, config = fashion_mnist_generator()
   path = os.path.join(export_dir, "benchmark", "1")

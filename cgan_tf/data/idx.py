@@ -13,7 +13,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from cgan_tf.config import Config
-from cgan_tf.data import DataError, ImageData, register_source
+from cgan_tf.data.types import DataError, ImageData, Source
 
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                          "Sneaker", "Bag", "Ankle boot")
@@ -199,7 +199,6 @@ def check_idx_identity(dataset: str, data: ImageData, data_dir: str) -> None:
                   f"--data_dir at {dataset}'s files, or name the data set the files hold. {known.how_to_get}")
 
 
-@register_source("idx", kind="image", datasets=tuple(KNOWN_IDX_SETS))
 def load(config: Config, split: str = "train") -> ImageData:
   """Loads a split ('train' or 'test') of --dataset from --data_dir, or from the set's system copy.
 
@@ -208,3 +207,6 @@ def load(config: Config, split: str = "train") -> ImageData:
   """
   known = KNOWN_IDX_SETS.get(config.dataset)
   return load_idx(idx_dir(config), split, known.class_names if known else None, config.dataset)
+
+
+SOURCE = Source("idx", kind="image", load=load, datasets=tuple(KNOWN_IDX_SETS))

@@ -17,15 +17,25 @@ import numpy as np
 import tensorflow as tf
 
 from cgan_tf.config import Config
-from cgan_tf.data import DataError, ImageData, register_source
+from cgan_tf.data.types import DataError, ImageData, Source
+from cgan_tf.registry import Registry
 
 SPLITS = ("train", "test", "all")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 # Files that image tools and file managers leave next to images; never data, never worth a warning.
 IGNORED_NAMES = ("thumbs.db", "desktop.ini")
 DECODE_BATCH = 256
-RESIZE_MODES = ("crop", "pad", "stretch")  # --resize_mode, see `resize_image`.
-BAD_IMAGE_POLICIES = ("error", "skip")  # --bad_images, see `_report_bad`.
+# --resize_mode, see `resize_image`.
+RESIZE_MODES = Registry("resize mode", {
+    "crop": "scale to cover, cut the centre",
+    "pad": "scale to fit, black borders",
+    "stretch": "change the aspect ratio",
+})
+# --bad_images, see `_report_bad`.
+BAD_IMAGE_POLICIES = Registry("bad-image policy", {
+    "error": "stop, naming them",
+    "skip": "leave each out with a warning naming it",
+})
 MAX_LISTED_FILES = 10
 
 
@@ -482,5 +492,5 @@ def size_summary(sizes: np.ndarray, limit: int = 5) -> List[Tuple[str, int]]:
 
 
 # Both sources share the loader and the split; `decode` tells them apart by --data_source.
-for _name in ("folder", "npz"):
-  register_source(_name, kind="image", own_files=True, inspect=inspection_fields)(load)
+SOURCES = tuple(Source(name, kind="image", load=load, own_files=True, inspect=inspection_fields)
+                for name in ("folder", "npz"))

@@ -11,7 +11,7 @@ from typing import Optional
 import tensorflow as tf
 
 from cgan_tf.config import ConfigError
-from cgan_tf.data import Data, ImageData
+from cgan_tf.data.types import Data, ImageData
 
 
 def to_generator_range(images: tf.Tensor, output: str = "tanh") -> tf.Tensor:

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from cgan_tf.config import Config
-from cgan_tf.data import DataError, PointData, register_source
+from cgan_tf.data.types import DataError, PointData, Source
 
 CIRCLE_SIZES = {"train": 10000, "test": 2000}
 CIRCLE_RADIUS = 1.0
@@ -22,7 +22,6 @@ def load_circle(split: str) -> PointData:
 POINT_SETS = {"circle": load_circle}
 
 
-@register_source("points", kind="points", datasets=tuple(POINT_SETS))
 def load(config: Config, split: str = "train") -> PointData:
   """Loads a split ('train' or 'test') of the built-in points set named by --dataset.
 
@@ -35,3 +34,6 @@ def load(config: Config, split: str = "train") -> PointData:
   if split not in CIRCLE_SIZES:
     raise DataError(f"unknown split {split!r}; points data sets have {', '.join(CIRCLE_SIZES)}")
   return POINT_SETS[config.dataset](split)
+
+
+SOURCE = Source("points", kind="points", load=load, datasets=tuple(POINT_SETS))

@@ -5,7 +5,7 @@ import os
 import numpy as np
 
 from cgan_tf.config import Config, ConfigError
-from cgan_tf.data import DataError, ImageData, register_source
+from cgan_tf.data.types import DataError, ImageData, Source
 from cgan_tf.data.idx import KNOWN_IDX_SETS, how_to_get
 
 
@@ -19,7 +19,6 @@ def _tfds_builder(config: Config):
                       f"https://www.tensorflow.org/datasets/catalog for names") from e
 
 
-@register_source("tfds", kind="image")
 def load_tfds(config: Config, split: str = "train") -> ImageData:
   """Loads a TFDS image classification set fully into memory, downloading it if it is not prepared."""
   builder = _tfds_builder(config)
@@ -58,3 +57,6 @@ def use_tfds(config: Config) -> bool:
   if local_dir and os.path.isdir(local_dir):
     return _tfds_builder(config).is_prepared()
   return True
+
+
+SOURCE = Source("tfds", kind="image", load=load_tfds)

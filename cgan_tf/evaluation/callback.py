@@ -2,7 +2,6 @@
 checkpoint by Fréchet distance."""
 
 import json
-import os
 import time
 
 from absl import logging
@@ -11,14 +10,11 @@ import tensorflow as tf
 from cgan_tf import callbacks
 from cgan_tf import checkpoints
 from cgan_tf import files
-from cgan_tf import run_dir
 from cgan_tf.checkpoints import CheckpointError
 from cgan_tf.config import Config
 from cgan_tf.evaluation import metrics as metrics_lib
 from cgan_tf.evaluation import report
-
-METRICS_FILE = "metrics.jsonl"
-BEST_FILE = "best.json"
+from cgan_tf.run_dir import RunDir
 
 
 class EvalCallback(callbacks.StepCallback):
@@ -43,9 +39,10 @@ class EvalCallback(callbacks.StepCallback):
     self.every = config.eval_every
     self.output_dir = output_dir
     self.writer = writer
-    self.metrics_path = os.path.join(output_dir, METRICS_FILE)
-    self.best_dir = run_dir.best_dir(output_dir)
-    self.best_path = os.path.join(self.best_dir, BEST_FILE)
+    layout = RunDir(output_dir)
+    self.metrics_path = layout.metrics
+    self.best_dir = layout.best
+    self.best_path = layout.best_record
     self.measurement = None
     self.best_manager = None
     self.best_distance = float("inf")
@@ -65,7 +62,7 @@ class EvalCallback(callbacks.StepCallback):
     self.measurement = report.prepare(self.config)
     if self.config.keep_best:
       # The weights that sample (the moving average if the run keeps one), under the name
-      # `run_dir.load_generator(config, "best")` restores.
+      # `trained_run.load_generator(config, "best")` restores.
       self.best_manager = checkpoints.manager(tf.train.Checkpoint(generator=self.model.sampling_generator),
                                               self.best_dir, keep=1)
       if tf.io.gfile.exists(self.best_path):  # Resuming: only beat what an earlier process kept.

@@ -14,6 +14,7 @@ from cgan_tf.evaluation import accuracy
 from cgan_tf.evaluation import frechet
 from cgan_tf.evaluation import kid
 from cgan_tf.evaluation import precision_recall
+from cgan_tf.registry import Registry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,14 +65,14 @@ class Registration:
   min_per_class: int
 
 
-METRICS: Dict[str, Registration] = {}
+METRICS: Registry[Registration] = Registry("metric")
 
 
 def register(name: str, *, needs_labels: bool = False, headline: Tuple[str, ...] = (), min_per_class: int = 2):
   """Adds the decorated metric to `METRICS` under `name`, with what it needs and what it headlines."""
 
   def wrap(metric: Metric) -> Metric:
-    METRICS[name] = Registration(metric, needs_labels, tuple(headline), min_per_class)
+    METRICS.register(name, Registration(metric, needs_labels, tuple(headline), min_per_class))
     return metric
 
   return wrap

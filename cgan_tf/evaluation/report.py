@@ -12,17 +12,17 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from cgan_tf import config as config_lib
 from cgan_tf import data as data_lib
 from cgan_tf import files
 from cgan_tf import networks
-from cgan_tf import run_dir
+from cgan_tf import trained_run
+from cgan_tf import validation
 from cgan_tf.config import Config, ConfigError
 from cgan_tf.evaluation import evaluator as evaluator_lib
 from cgan_tf.evaluation import metrics as metrics_lib
 from cgan_tf.evaluation import sources
+from cgan_tf.run_dir import RunDir
 
-REPORT_FILE = "eval_report.json"
 # --eval_source values that name a checkpoint of the run, and which of its generators each restores.
 CHECKPOINT_SOURCES = {"checkpoint": "newest", "best": "best"}
 
@@ -139,13 +139,13 @@ def resolve_source(config: Config):
   from_checkpoint = config.eval_source in CHECKPOINT_SOURCES
   run_config = None
   if config.run_dir:
-    run_config = run_dir.load_run_config(config, run_dir.EVAL_FIELDS, required=from_checkpoint)
+    run_config = trained_run.load_run_config(config, trained_run.EVAL_FIELDS, required=from_checkpoint)
   run_config = run_config or config  # A SavedModel alone: the data set comes from the flags.
   if from_checkpoint:
-    config_lib.check_architecture(run_config)
-    generator, path = run_dir.load_generator(run_config, CHECKPOINT_SOURCES[config.eval_source])
+    validation.check_architecture(run_config)
+    generator, path = trained_run.load_generator(run_config, CHECKPOINT_SOURCES[config.eval_source])
     return (run_config, generator_source(generator, run_config, f"checkpoint:{path}"),
-            run_dir.checkpoint_step(path))
+            trained_run.checkpoint_step(path))
   source = sources.SavedModelSource(config.eval_source)
   step = source.metadata.get("training_step")
   return run_config, source, (int(step) if step is not None else None)
@@ -172,7 +172,7 @@ def evaluate(config: Config) -> dict:
                      test_accuracy=measurement.evaluator.info.get("test_accuracy")),
       headline=[name for name in metrics_lib.headline() if name in generated],
       generated=generated, real_train=floor, seconds=round(time.time() - start, 1))
-  path = config.eval_report or os.path.join(config.run_dir, REPORT_FILE)
+  path = config.eval_report or RunDir(config.run_dir).eval_report
   if os.path.dirname(path):
     tf.io.gfile.makedirs(os.path.dirname(path))
   files.write_json_atomically(path, report, indent=2)

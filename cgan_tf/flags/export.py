@@ -3,7 +3,7 @@
 from absl import flags
 
 from cgan_tf import config as config_lib
-from cgan_tf import run_dir
+from cgan_tf import trained_run
 
 _DEFAULTS = config_lib.Config()
 
@@ -16,7 +16,7 @@ flags.DEFINE_integer("export_version", _DEFAULTS.export_version, "--mode=export:
                      "uses the checkpoint's training step. An existing version is never overwritten.")
 flags.DEFINE_bool("export_next_free_version", _DEFAULTS.export_next_free_version, "--mode=export: if the "
                   "version exists, use the number above every existing version instead of failing.")
-flags.DEFINE_enum("export_source", _DEFAULTS.export_source, list(run_dir.EXPORT_SOURCES), "--mode=export: "
+flags.DEFINE_enum("export_source", _DEFAULTS.export_source, list(trained_run.EXPORT_SOURCES), "--mode=export: "
                   "which generator: 'best' (the lowest Fréchet distance --keep_best kept), 'newest' (the newest "
                   "checkpoint), or 'auto': best when the run kept one, else newest.")
 flags.DEFINE_integer("max_batch", _DEFAULTS.max_batch, "--mode=export: the most images one serving request "

@@ -4,6 +4,7 @@ import keras
 from keras import layers
 
 from cgan_tf import layers as cgan_layers
+from cgan_tf.networks.common import output_dtype, upsampling_stages
 
 
 def inputs(config, first, conditional):
@@ -23,8 +24,6 @@ def generator_stem(config, g_conditioning, filters):
     "channel" conditioning the label's extra feature map, built before the Dense as the reference network
     does (checkpoints of earlier runs are keyed by the layer order); the number of stride-2 stages.
   """
-  from cgan_tf.networks import upsampling_stages
-
   height, width, _ = config.image_shape
   stages = upsampling_stages(height, width)
   base_h, base_w = height // 2 ** stages, width // 2 ** stages
@@ -70,8 +69,6 @@ def normalize(x, label, conditional_bn, num_classes, name):
 
 def discriminator_output(features, label, config, d_conditioning, spectral_norm, name="d_logit"):
   """The logit: Dense(1), or the projection discriminator's psi(h) + <embed(y), h>."""
-  from cgan_tf.networks import output_dtype
-
   if label is not None and d_conditioning == "projection":
     return cgan_layers.ProjectionLogit(config.num_classes, spectral_norm, dtype=output_dtype(),
                                        name=name)([features, label])

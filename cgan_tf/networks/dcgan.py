@@ -12,10 +12,7 @@ from keras import layers
 
 from cgan_tf import layers as cgan_layers
 from cgan_tf.networks import blocks
-from cgan_tf.networks import conditioning
-from cgan_tf.networks import output_dtype
-from cgan_tf.networks import register
-from cgan_tf.networks import upsampling_stages
+from cgan_tf.networks.common import NetworkSpec, output_dtype, upsampling_stages
 
 
 def generator(config, g_conditioning):
@@ -61,11 +58,13 @@ def discriminator(config, d_conditioning):
   return keras.Model(model_inputs, logit, name="discriminator")
 
 
-@register("cdcgan", size_divisor=4,
-          description="The reference conditional DCGAN (Embedding(50) label channels, stride-2 stages from a "
-                      "small starting resolution: two from 7x7 at 28x28, three at 32x32, four at 64x64).",
-          g_conditionings=("channel", "concat", "cbn"), d_conditionings=("channel", "concat", "projection"),
-          minibatch_std=True)
-def build_cdcgan(config):
-  g_conditioning, d_conditioning = conditioning(config)
+def build_cdcgan(config, g_conditioning, d_conditioning):
   return generator(config, g_conditioning), discriminator(config, d_conditioning)
+
+
+SPEC = NetworkSpec(
+    build_cdcgan,
+    description=("The reference conditional DCGAN (Embedding(50) label channels, stride-2 stages from a small "
+                 "starting resolution: two from 7x7 at 28x28, three at 32x32, four at 64x64)."),
+    size_divisor=4, g_conditionings=("channel", "concat", "cbn"),
+    d_conditionings=("channel", "concat", "projection"), minibatch_std=True)

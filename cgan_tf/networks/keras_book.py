@@ -13,9 +13,7 @@ from keras import layers
 
 from cgan_tf import layers as cgan_layers
 from cgan_tf.networks import blocks
-from cgan_tf.networks import conditioning
-from cgan_tf.networks import output_dtype
-from cgan_tf.networks import register
+from cgan_tf.networks.common import NetworkSpec, output_dtype
 
 KERNEL = 5
 D_FILTERS = (32, 64, 128, 256)
@@ -60,10 +58,13 @@ def discriminator(config, d_conditioning):
   return keras.Model(model_inputs, logit, name="discriminator")
 
 
-@register("keras_book", size_divisor=4, output="sigmoid",
-          description="The Keras book's DCGAN (unconditional) and CGAN (one-hot label concatenated with z in "
-                      "G, one-hot -> Dense(H*W) channel in D): BN-ReLU-Conv2DTranspose(5) G, sigmoid output.",
-          g_conditionings=("concat", "channel", "cbn"), d_conditionings=("concat", "channel", "projection"))
-def build_keras_book(config):
-  g_conditioning, d_conditioning = conditioning(config)
+def build_keras_book(config, g_conditioning, d_conditioning):
   return generator(config, g_conditioning), discriminator(config, d_conditioning)
+
+
+SPEC = NetworkSpec(
+    build_keras_book,
+    description=("The Keras book's DCGAN (unconditional) and CGAN (one-hot label concatenated with z in G, "
+                 "one-hot -> Dense(H*W) channel in D): BN-ReLU-Conv2DTranspose(5) G, sigmoid output."),
+    size_divisor=4, output="sigmoid", g_conditionings=("concat", "channel", "cbn"),
+    d_conditionings=("concat", "channel", "projection"))

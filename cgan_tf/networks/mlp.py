@@ -13,20 +13,14 @@ from keras import layers
 
 from cgan_tf import layers as cgan_layers
 from cgan_tf.networks import blocks
-from cgan_tf.networks import conditioning
-from cgan_tf.networks import output_dtype
-from cgan_tf.networks import register
+from cgan_tf.networks.common import NetworkSpec, output_dtype
 
 HIDDEN = 128
 POINT_HIDDEN = 64
 
 
-@register("mlp", size_divisor=1, output="sigmoid",
-          description="The source material's conditional MLP GAN: one-hot label concatenated with z in G and with "
-                      "the flattened image in D, one hidden Dense(128, relu) layer each, sigmoid output.",
-          g_conditionings=("concat",), d_conditionings=("concat", "projection"))
-def build_mlp(config):
-  _, d_conditioning = conditioning(config)
+def build_mlp(config, g_conditioning, d_conditioning):
+  del g_conditioning  # Always concat: the only way it takes the label.
   shape = tuple(config.image_shape)
   conditional = config.num_classes > 0
   sn = config.spectral_norm
@@ -51,11 +45,15 @@ def build_mlp(config):
   return generator, keras.Model(model_inputs, logit, name="discriminator")
 
 
-@register("mlp_points", size_divisor=1, output="linear", data_kind="points",
-          description="Small Dense stacks for points (the 2-D circle GAN): two hidden Dense(64, relu) layers "
-                      "in G and D, linear output. Unconditional.",
-          g_conditionings=("concat",), d_conditionings=("concat",))
-def build_mlp_points(config):
+SPEC = NetworkSpec(
+    build_mlp,
+    description=("The source material's conditional MLP GAN: one-hot label concatenated with z in G and with "
+                 "the flattened image in D, one hidden Dense(128, relu) layer each, sigmoid output."),
+    size_divisor=1, output="sigmoid", g_conditionings=("concat",), d_conditionings=("concat", "projection"))
+
+
+def build_mlp_points(config, g_conditioning, d_conditioning):
+  del g_conditioning, d_conditioning  # Unconditional.
   (dims,) = config.image_shape
   sn = config.spectral_norm
   noise = keras.Input((config.latent_dim,), name="noise")
@@ -71,3 +69,11 @@ def build_mlp_points(config):
     x = cgan_layers.dense(POINT_HIDDEN, sn, activation="relu", name=f"d_hidden{index}")(x)
   logit = cgan_layers.dense(1, sn, dtype=output_dtype(), name="d_logit")(x)
   return generator, keras.Model(points_in, logit, name="discriminator")
+
+
+POINTS_SPEC = NetworkSpec(
+    build_mlp_points,
+    description=("Small Dense stacks for points (the 2-D circle GAN): two hidden Dense(64, relu) layers in G "
+                 "and D, linear output. Unconditional."),
+    size_divisor=1, output="linear", data_kind="points", g_conditionings=("concat",),
+    d_conditionings=("concat",))

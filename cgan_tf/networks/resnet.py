@@ -26,10 +26,7 @@ from keras import layers
 
 from cgan_tf import layers as cgan_layers
 from cgan_tf.networks import blocks
-from cgan_tf.networks import conditioning
-from cgan_tf.networks import output_dtype
-from cgan_tf.networks import register
-from cgan_tf.networks import upsampling_stages
+from cgan_tf.networks.common import NetworkSpec, output_dtype, upsampling_stages
 
 
 def _generator_block(x, label, filters, num_classes, name):
@@ -100,11 +97,13 @@ def discriminator(config, d_conditioning):
   return keras.Model(model_inputs, logit, name="discriminator")
 
 
-@register("resnet", size_divisor=4,
-          description="The SNGAN-projection / BigGAN residual pair: G of residual up-sampling blocks with "
-                      "class-conditional batch norm, D of residual down-sampling blocks with the projection "
-                      "logit (use with --loss=hinge --spectral_norm).",
-          g_conditionings=("cbn",), d_conditionings=("projection",), minibatch_std=True)
-def build_resnet(config):
-  g_conditioning, d_conditioning = conditioning(config)
+def build_resnet(config, g_conditioning, d_conditioning):
   return generator(config, g_conditioning), discriminator(config, d_conditioning)
+
+
+SPEC = NetworkSpec(
+    build_resnet,
+    description=("The SNGAN-projection / BigGAN residual pair: G of residual up-sampling blocks with "
+                 "class-conditional batch norm, D of residual down-sampling blocks with the projection "
+                 "logit (use with --loss=hinge --spectral_norm)."),
+    size_divisor=4, g_conditionings=("cbn",), d_conditionings=("projection",), minibatch_std=True)

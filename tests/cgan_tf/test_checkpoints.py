@@ -18,6 +18,7 @@ from cgan_tf import checkpoints
 from cgan_tf import loss_scale
 from cgan_tf import train
 from cgan_tf.checkpoints import CheckpointError, NonFiniteError
+from cgan_tf.run_dir import RunDir
 from tests.helpers.runs import assert_same_checkpoint, ckpt, overwrite, run_config
 
 
@@ -194,7 +195,7 @@ def test_a_run_continues_under_another_precision(smoke_config, policy, absl_reco
 def test_float64_run_is_not_continued_in_float32(smoke_config, policy):
   config = smoke_config(train_steps=1, checkpoint_every=1, precision="float64", **TINY)
   train.train(config)
-  directory = checkpoints.checkpoint_dir(config.run_dir)
+  directory = RunDir(config.run_dir).checkpoints
   before = {name: os.path.getmtime(os.path.join(directory, name)) for name in os.listdir(directory)}
   with pytest.raises(checkpoints.CheckpointError, match=r"--precision=float32: .* float64 weights"):
     train.train(config.replace(train_steps=2, precision="float32"))

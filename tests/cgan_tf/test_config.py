@@ -9,9 +9,9 @@ from absl import flags
 from absl.testing import flagsaver
 import pytest
 
-from cgan_tf import config as config_lib
 from cgan_tf import main
 from cgan_tf.config import Config, ConfigError
+from cgan_tf import validation
 
 FLAGS = flags.FLAGS
 
@@ -77,7 +77,7 @@ def test_invalid_values_name_the_flag(tmp_path, argv, flag):
 def test_config_refuses_names_not_in_the_registries(field, value):
   """The Config's own check, for configurations that do not come from flags (config.json, tests, tools)."""
   with pytest.raises(ConfigError, match=f"--{field}: got '{value}'; allowed: "):
-    config_lib.validate(Config(run_dir="/tmp/run", **{field: value}))
+    validation.validate(Config(run_dir="/tmp/run", **{field: value}))
 
 
 def test_list_flags_are_absl_lists_and_the_config_keeps_the_text(tmp_path):
@@ -145,10 +145,10 @@ def test_config_round_trips_through_json():
 def test_incompatible_run_dir_is_refused():
   saved = Config(run_dir="/r", network="cdcgan", image_shape=(28, 28, 1), num_classes=10)
   with pytest.raises(ConfigError, match="image_shape"):
-    config_lib.check_compatible(saved, saved.replace(image_shape=(32, 32, 3)))
+    validation.check_resumable(saved, saved.replace(image_shape=(32, 32, 3)))
   with pytest.raises(ConfigError, match="latent_dim"):
-    config_lib.check_compatible(saved, saved.replace(latent_dim=64))
-  config_lib.check_compatible(saved, saved.replace(batch_size=7))  # training settings may change
+    validation.check_resumable(saved, saved.replace(latent_dim=64))
+  validation.check_resumable(saved, saved.replace(batch_size=7))  # training settings may change
 
 
 @pytest.mark.parametrize("changes,flag,needle", [
@@ -171,30 +171,30 @@ def test_options_the_network_or_data_cannot_take_are_refused(changes, flag, need
   if changes.get("num_classes") == 0 and "unconditional" not in changes and flag is None:
     values["unconditional"] = True
   if flag is None:
-    config_lib.check_architecture(Config(**values))
+    validation.check_architecture(Config(**values))
     return
   with pytest.raises(ConfigError, match=f"--{flag}.*{needle}"):
-    config_lib.check_architecture(Config(**values))
+    validation.check_architecture(Config(**values))
 
 
 def test_a_run_dir_with_or_without_a_moving_average_is_not_resumed_the_other_way():
   saved = Config(run_dir="/r", image_shape=(28, 28, 1), num_classes=10, ema_decay=0.999)
-  config_lib.check_compatible(saved, saved.replace(ema_decay=0.99))  # another decay is fine
+  validation.check_resumable(saved, saved.replace(ema_decay=0.99))  # another decay is fine
   with pytest.raises(ConfigError, match="--ema_decay"):
-    config_lib.check_compatible(saved, saved.replace(ema_decay=0.0))
+    validation.check_resumable(saved, saved.replace(ema_decay=0.0))
   with pytest.raises(ConfigError, match="g_conditioning"):
-    config_lib.check_compatible(saved, saved.replace(g_conditioning="cbn"))
+    validation.check_resumable(saved, saved.replace(g_conditioning="cbn"))
 
 
 def test_a_run_dir_with_a_constant_learning_rate_is_not_resumed_with_a_decay_or_back():
   saved = Config(run_dir="/r", image_shape=(28, 28, 1), num_classes=10, lr_schedule="linear")
-  config_lib.check_compatible(saved, saved.replace(lr_schedule="cosine"))  # both schedules keep one layout
+  validation.check_resumable(saved, saved.replace(lr_schedule="cosine"))  # both schedules keep one layout
   with pytest.raises(ConfigError, match="--lr_schedule"):
-    config_lib.check_compatible(saved, saved.replace(lr_schedule="constant"))
+    validation.check_resumable(saved, saved.replace(lr_schedule="constant"))
   with pytest.raises(ConfigError, match="--lr_schedule"):
-    config_lib.check_compatible(saved.replace(lr_schedule="constant"), saved)
+    validation.check_resumable(saved.replace(lr_schedule="constant"), saved)
 
 
 def test_architecture_check_names_image_shape():
   with pytest.raises(ConfigError, match="--image_shape.*divisible by 4"):
-    config_lib.check_architecture(Config(image_shape=(30, 30, 1), num_classes=10))
+    validation.check_architecture(Config(image_shape=(30, 30, 1), num_classes=10))

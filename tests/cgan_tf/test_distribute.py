@@ -115,8 +115,40 @@ def test_non_finite_gradient_skips_the_step_and_halves_that_loss_scale(smoke_con
     distribute.set_precision("float32")
 
 
+# Two kinds of CPU as the kernel describes them: AVX2 without bfloat16 instructions (many laptops and AMD
+# EPYC servers), and a Xeon with AVX-512 BF16 and AMX.
+AVX2_CPU = "processor\t: 0\nmodel name\t: AMD EPYC 7B12\nflags\t\t: fpu sse sse2 avx avx2 fma\n"
+AMX_CPU = ("processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Processor\nflags\t\t: fpu avx2 avx512f avx512_bf16 "
+           "amx_bf16 amx_tile amx_int8\n")
+AVX512_BF16_CPU = "processor\t: 0\nmodel name\t: AMD EPYC 9B14\nflags\t\t: fpu avx2 avx512f avx512_bf16\n"
+
+
+@pytest.mark.parametrize("cpuinfo,expected,because", [
+    (AVX2_CPU, "float32", "without bfloat16 instructions"),
+    (AMX_CPU, "mixed_bfloat16", "(amx_bf16, avx512_bf16)"),
+    (AVX512_BF16_CPU, "mixed_bfloat16", "(avx512_bf16)"),
+    (None, "float32", "without bfloat16 instructions"),  # No /proc/cpuinfo (another OS): no claim.
+])
+def test_auto_precision_on_a_cpu_picks_bfloat16_only_with_its_instructions(tmp_path, cpuinfo, expected, because):
+  path = tmp_path / "cpuinfo"
+  if cpuinfo is not None:
+    path.write_text(cpuinfo)
+  precision, reason = distribute.choose_precision(Config(precision="auto"), str(path))  # No GPU here.
+  assert precision == expected and because in reason
+  assert distribute.choose_precision(Config(precision="float32"), str(path)) == ("float32", "--precision=float32")
+  assert distribute.resolve_precision(Config(precision="auto", strategy="tpu"), str(path)) == "mixed_bfloat16"
+
+
+def test_cpu_name_and_flags_come_from_the_kernels_description(tmp_path):
+  path = tmp_path / "cpuinfo"
+  path.write_text(AMX_CPU + "\n" + AMX_CPU)  # Every logical CPU repeats them: the first is read.
+  assert distribute.cpu_name(str(path)) == "Intel(R) Xeon(R) Processor"
+  assert {"amx_bf16", "avx512_bf16", "avx2"} <= distribute.cpu_flags(str(path))
+  assert distribute.cpu_name(str(tmp_path / "missing")) == "unknown CPU"
+  assert distribute.cpu_flags(str(tmp_path / "missing")) == frozenset()
+
+
 def test_precision_and_xla_resolution():
-  assert distribute.resolve_precision(Config(precision="auto")) == "float32"  # no GPU here
   assert distribute.resolve_precision(Config(precision="mixed_bfloat16")) == "mixed_bfloat16"
   one = tf.distribute.OneDeviceStrategy("/cpu:0")
   assert distribute.resolve_xla(Config(xla="auto"), one) == distribute.XLA_OFF  # CPU

@@ -16,14 +16,14 @@ import tensorflow as tf
 from tensorflow.core.protobuf import config_pb2
 from tensorflow.core.protobuf import saved_model_pb2
 
-from cgan_tf import config as config_lib
 from cgan_tf import export
-from cgan_tf import run_dir as run_dir_lib
+from cgan_tf import trained_run as trained_run_lib
 from cgan_tf import networks
 from cgan_tf import rng
 from cgan_tf import samples
 from cgan_tf import train
 from cgan_tf.config import Config, ConfigError
+from cgan_tf import validation
 from tests.helpers.data import REPO_ROOT, make_idx_dataset
 from tests.helpers.serving import serve_like_tf_serving, tf_serving_stand_in
 
@@ -59,7 +59,7 @@ def served(exported):
 
 @pytest.fixture(scope="module")
 def keras_generator(trained_run):
-  generator, _ = run_dir_lib.load_generator(run_dir_lib.load_run_config(trained_run))
+  generator, _ = trained_run_lib.load_generator(trained_run_lib.load_run_config(trained_run))
   return generator
 
 
@@ -241,7 +241,7 @@ def test_unwritable_export_dir_fails_first_naming_the_flag(tmp_path):
 def test_export_flags_are_validated(changes, flag):
   config = Config(mode="export", run_dir="/tmp/run", export_dir="/tmp/models").replace(**changes)
   with pytest.raises(ConfigError, match=f"^{flag}:"):
-    config_lib.validate(config)
+    validation.validate(config)
 
 
 def parse_saved_model_cli(text):
@@ -481,7 +481,7 @@ class InputlessMetadataServingModule(export.ServingModule):
 
 
 def test_client_asks_for_the_flags_when_an_older_export_cannot_say(trained_run, keras_generator, tmp_path):
-  config = run_dir_lib.load_run_config(trained_run)
+  config = trained_run_lib.load_run_config(trained_run)
   metadata = export.build_metadata(config, STEPS, "none", "generator")
   metadata_path = tmp_path / export.METADATA_FILE
   metadata_path.write_text(json.dumps(metadata))

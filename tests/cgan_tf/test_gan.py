@@ -11,14 +11,14 @@ import pytest
 import tensorflow as tf
 
 from cgan_tf import callbacks
-from cgan_tf import config as config_lib
 from cgan_tf import export
 from cgan_tf import generate
-from cgan_tf import run_dir as run_dir_lib
+from cgan_tf import trained_run as trained_run_lib
 from cgan_tf import layers as cgan_layers
 from cgan_tf import networks
 from cgan_tf import train
 from cgan_tf.evaluation import report
+from cgan_tf.run_dir import RunDir
 from tests.helpers.replicas import assert_same_training, initial, run_in_processes, weights
 from tests.helpers.serving import serve_like_tf_serving
 from tools import serving_client
@@ -52,11 +52,11 @@ def test_ema_is_the_moving_average_and_is_what_samples_and_exports(smoke_config)
       np.testing.assert_allclose(average.numpy(), 0.75 * start + 0.25 * now.numpy(), rtol=1e-5, atol=1e-7)
   assert any(not np.allclose(a.numpy(), b.numpy()) for a, b in zip(model.generator.weights,
                                                                    model.ema_generator.weights))
-  saved = config_lib.load_saved(config.run_dir)  # The resolved configuration, as sample/export read it.
-  restored, _ = run_dir_lib.load_generator(saved)
+  saved = RunDir(config.run_dir).saved_config()  # The resolved configuration, as sample/export read it.
+  restored, _ = trained_run_lib.load_generator(saved)
   for loaded, average in zip(restored.weights, model.ema_generator.weights):
     np.testing.assert_array_equal(loaded.numpy(), average.numpy())
-  assert run_dir_lib.weights_name(saved).startswith("ema_generator")
+  assert trained_run_lib.weights_name(saved).startswith("ema_generator")
 
 
 def test_ema_copies_the_generator_until_ema_start_then_averages_across_a_resume(smoke_config):

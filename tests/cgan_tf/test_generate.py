@@ -8,9 +8,9 @@ from PIL import Image
 import pytest
 
 from cgan_tf import generate
-from cgan_tf import main
 from cgan_tf import train
 from cgan_tf.config import Config, ConfigError
+from cgan_tf import validation
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +32,7 @@ def trained_run(request, tmp_path_factory):
 
 
 def sample_config(run, tmp_path, **changes):
-  return main.config_lib.validate(Config(mode="sample", run_dir=run.run_dir, output_dir=str(tmp_path),
+  return validation.validate(Config(mode="sample", run_dir=run.run_dir, output_dir=str(tmp_path),
                                          **changes))
 
 
@@ -79,4 +79,4 @@ def test_truncation_changes_the_samples_and_the_same_seed_repeats_them(trained_r
                                            (dict(progress_seconds=-1.0), "progress_seconds")])
 def test_bad_values_name_the_flag(tmp_path, changes, flag):
   with pytest.raises(ConfigError, match=f"--{flag}: "):
-    main.config_lib.validate(Config(mode="sample", run_dir=str(tmp_path), output_dir=str(tmp_path), **changes))
+    validation.validate(Config(mode="sample", run_dir=str(tmp_path), output_dir=str(tmp_path), **changes))

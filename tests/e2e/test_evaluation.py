@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cgan_tf import config as config_lib
 from cgan_tf import data as data_lib
 from cgan_tf import main
 from cgan_tf import train
@@ -17,6 +16,7 @@ from cgan_tf.config import Config, ConfigError
 from cgan_tf.evaluation import accuracy
 from cgan_tf.evaluation import evaluator as evaluator_lib
 from cgan_tf.evaluation import report
+from cgan_tf import validation
 
 from tests.helpers.data import make_idx_dataset
 
@@ -29,7 +29,7 @@ def base_config(tmp_path_factory):
   """A tiny run that measures itself every 2 steps, on a synthetic set big enough for stable figures."""
   root = tmp_path_factory.mktemp("evaluation")
   data_dir = make_idx_dataset(str(root / "idx"), num_train=1000, num_test=1000)
-  return config_lib.validate(Config(
+  return validation.validate(Config(
       run_dir=str(root / "run"), dataset="synthetic", data_source="idx", data_dir=data_dir,
       batch_size=32, train_steps=4, checkpoint_every=2, sample_every=2, log_every=1, samples_per_class=3,
       verbose=0, seed=7, evaluator_dir=str(root / "evaluators"), evaluator_epochs=2, cas_epochs=3,
@@ -147,7 +147,7 @@ def test_export_serves_the_best_generator_unless_told_otherwise(trained_run, tmp
 
 def _eval(config, tmp_path, name, **changes):
   path = str(tmp_path / f"{name}.json")
-  eval_config = config_lib.validate(config.replace(mode="eval", eval_report=path, **changes))
+  eval_config = validation.validate(config.replace(mode="eval", eval_report=path, **changes))
   main.run(eval_config)
   with open(path) as f:
     return json.load(f)

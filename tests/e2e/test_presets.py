@@ -13,10 +13,10 @@ from absl.testing import flagsaver
 import numpy as np
 import pytest
 
-from cgan_tf import config as config_lib
 from cgan_tf import main
 from cgan_tf import networks
 from cgan_tf import train
+from cgan_tf import validation
 from tests.helpers.data import REPO_ROOT
 from tests.helpers.presets import parse_preset
 
@@ -48,7 +48,7 @@ def test_preset_validates_and_trains_two_steps(preset, idx_dir, tmp_path):
   spec = networks.get(config.network)
   if spec.data_kind == "image":  # Offline and fast: the synthetic Fashion-MNIST-shaped set of the tests.
     config = config.replace(dataset="synthetic", data_source="idx", data_dir=idx_dir)
-  config = config_lib.validate(config.replace(
+  config = validation.validate(config.replace(
       train_steps=2 * config.steps_per_execution, batch_size=min(config.batch_size, 16), epochs=1,
       train_minutes=0.0, eval_every=0, keep_best=False, verbose=0, checkpoint_every=config.steps_per_execution,
       sample_every=config.steps_per_execution, log_every=config.steps_per_execution))

@@ -19,13 +19,14 @@ import pytest
 import tensorflow as tf
 
 from cgan_tf import callbacks as callbacks_lib
-from cgan_tf import config as config_lib
 from cgan_tf import data
 from cgan_tf import export
-from cgan_tf import run_dir as run_dir_lib
+from cgan_tf import trained_run as trained_run_lib
 from cgan_tf import train
 from cgan_tf.checkpoints import CheckpointError, NonFiniteError
 from cgan_tf.config import Config, ConfigError
+from cgan_tf import validation
+from cgan_tf.run_dir import RunDir
 from tests.helpers.data import REPO_ROOT, make_idx_dataset
 from tests.helpers.runs import assert_same_checkpoint, checkpoint_arrays, ckpt, overwrite, run_config
 from tests.helpers.workers import finish, start_workers
@@ -114,7 +115,7 @@ def test_guard_names_the_non_finite_loss_and_the_step(tmp_path):
 @pytest.mark.slow
 def test_export_refuses_a_non_finite_generator_and_writes_nothing(runs, tmp_path):
   config = Config(mode="export", run_dir=runs["four"], export_dir=str(tmp_path / "models"), model_name="m")
-  generator, _ = run_dir_lib.load_generator(run_dir_lib.load_run_config(config))
+  generator, _ = trained_run_lib.load_generator(trained_run_lib.load_run_config(config))
   kernel = generator.trainable_variables[0]
   kernel.assign(np.full(kernel.shape, np.nan, np.float32))
   with pytest.raises(NonFiniteError, match=r"NaN or Inf .*nothing was exported"):
@@ -230,18 +231,18 @@ def test_resuming_with_another_network_or_image_size_is_refused():
   saved = Config(run_dir="/r", network="cdcgan", image_shape=(28, 28, 1), num_classes=10)
   with pytest.raises(ConfigError, match=r"holds a run with network='cdcgan', but this run has "
                                         r"network='resnet'; its checkpoints cannot be resumed"):
-    config_lib.check_compatible(saved, saved.replace(network="resnet"))
+    validation.check_resumable(saved, saved.replace(network="resnet"))
   with pytest.raises(ConfigError, match=r"image_shape=\(28, 28, 1\), but this run has image_shape=\(64, 64, 1\)"):
-    config_lib.check_compatible(saved, saved.replace(image_shape=(64, 64, 1)))
+    validation.check_resumable(saved, saved.replace(image_shape=(64, 64, 1)))
 
 
 def test_corrupt_config_json_in_run_dir_is_named(tmp_path):
   (tmp_path / "config.json").write_text('{"batch_size": 12')
   with pytest.raises(ConfigError, match=r"^--run_dir: .*config.json is not a valid cgan_tf configuration"):
-    config_lib.load_saved(str(tmp_path))
+    RunDir(str(tmp_path)).saved_config()
   (tmp_path / "config.json").write_text('{"no_such_field": 1}')
   with pytest.raises(ConfigError, match="unknown configuration keys: no_such_field"):
-    config_lib.load_saved(str(tmp_path))
+    RunDir(str(tmp_path)).saved_config()
 
 
 @pytest.mark.slow

@@ -32,7 +32,9 @@ def test_every_source_is_registered_once_with_its_kind():
       "tfds": "image", "idx": "image", "folder": "image", "npz": "image", "points": "points"}
   assert sorted(data.builtin_datasets()) == ["circle", "fashion_mnist", "mnist"]
   with pytest.raises(ValueError, match="registered twice"):
-    data.register_source("idx", kind="image")(lambda config, split: None)
+    data.SOURCES.register("idx", data.Source("idx", kind="image", load=lambda config, split: None))
+  with pytest.raises(ValueError, match="kind must be one of image, points"):
+    data.Source("pictures", kind="pictures", load=lambda config, split: None)
 
 
 @pytest.mark.parametrize("fields,kind,source", [

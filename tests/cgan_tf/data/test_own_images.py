@@ -13,16 +13,17 @@ from PIL import Image, ImageDraw
 import pytest
 import tensorflow as tf
 
-from cgan_tf import config as config_lib
 from cgan_tf import data
 from cgan_tf import main as main_lib
 from cgan_tf import rng
-from cgan_tf import run_dir as run_dir_lib
+from cgan_tf import trained_run as trained_run_lib
 from cgan_tf import samples
 from cgan_tf.config import Config, ConfigError
 from cgan_tf.data import DataError
 from cgan_tf.data import inspection
 from cgan_tf.data import own_images
+from cgan_tf import validation
+from cgan_tf.run_dir import RunDir
 
 # Class name -> fill colour; the folder names are deliberately not in sorted order of creation.
 SHAPE_CLASSES = {"square": (220, 30, 30), "circle": (30, 200, 30), "triangle": (40, 40, 230)}
@@ -80,7 +81,7 @@ def gray_npz(tmp_path):
 def folder_config(root, **overrides) -> Config:
   values = dict(run_dir="/unused", dataset="mine", data_source="folder", data_dir=root, image_size=32, seed=3)
   values.update(overrides)
-  return config_lib.validate(Config(**values))
+  return validation.validate(Config(**values))
 
 
 def npz_config(path, **overrides) -> Config:
@@ -305,7 +306,7 @@ def test_bad_files_are_skipped_with_a_warning_naming_each(shapes_dir, caplog):
 ])
 def test_flag_values_are_validated(overrides, flag):
   with pytest.raises(ConfigError, match=f"--{flag}"):
-    config_lib.validate(Config(**{"run_dir": "/tmp/run", **overrides}))
+    validation.validate(Config(**{"run_dir": "/tmp/run", **overrides}))
 
 
 def test_images_outside_class_folders_and_hidden_files(shapes_dir):
@@ -366,7 +367,7 @@ def test_train_on_a_folder_then_sample_a_class_and_export(shapes_dir, tmp_path):
 
   run_dir = str(tmp_path / "run")
   train.train(_tiny_training(folder_config(shapes_dir), run_dir))
-  saved = config_lib.load_saved(run_dir)
+  saved = RunDir(run_dir).saved_config()
   assert saved.class_names == ("circle", "square", "triangle")
   assert saved.image_shape == (32, 32, 3) and saved.num_classes == 3
   grids = os.listdir(os.path.join(run_dir, "samples"))
@@ -390,7 +391,7 @@ def test_train_on_a_folder_then_sample_a_class_and_export(shapes_dir, tmp_path):
   labels = tf.constant([0, 2, 2], tf.int32)
   out = served.signatures["serving_seeded"](label=labels, seed=seed)
   assert out["images"].shape == (3, 32, 32, 3) and out["images"].dtype == tf.uint8
-  generator, _ = run_dir_lib.load_generator(config_lib.load_saved(run_dir))
+  generator, _ = trained_run_lib.load_generator(RunDir(run_dir).saved_config())
   noise = rng.latent([3, 16], seed)  # The export draws the package's own seeded noise.
   expected = samples.to_uint8(generator([noise, labels], training=False))
   assert np.abs(out["images"].numpy().astype(int) - expected.astype(int)).max() <= 1
@@ -403,7 +404,7 @@ def test_train_on_a_gray_npz(gray_npz, tmp_path):
   run_dir = str(tmp_path / "run")
   model = train.train(_tiny_training(npz_config(gray_npz), run_dir))
   assert int(model.step_counter.numpy()) == 2
-  saved = config_lib.load_saved(run_dir)
+  saved = RunDir(run_dir).saved_config()
   assert saved.image_shape == (28, 28, 1) and saved.class_names == ("bar0", "bar1", "bar2")
 
 

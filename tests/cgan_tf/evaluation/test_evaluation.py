@@ -11,13 +11,13 @@ import numpy as np
 from PIL import Image
 import pytest
 
-from cgan_tf import config as config_lib
 from cgan_tf.config import Config, ConfigError
 from cgan_tf.evaluation import accuracy
 from cgan_tf.evaluation import frechet
 from cgan_tf.evaluation import kid
 from cgan_tf.evaluation import metrics
 from cgan_tf.evaluation import sources
+from cgan_tf import validation
 
 from tests.helpers.data import REPO_ROOT
 
@@ -220,13 +220,13 @@ def test_invalid_measuring_flags_name_the_flag(changes, flag):
   values = dict(run_dir="/tmp/run")
   values.update(changes)
   with pytest.raises(ConfigError, match=flag):
-    config_lib.validate(Config(**values))
+    validation.validate(Config(**values))
 
 
 def test_valid_measuring_configurations():
-  config_lib.validate(Config(mode="train_evaluator", run_dir=""))
-  config_lib.validate(Config(mode="eval", run_dir="", eval_source="/models/cgan", eval_report="/tmp/r.json"))
-  config_lib.validate(Config(run_dir="/tmp/run", eval_every=500, keep_best=True))
+  validation.validate(Config(mode="train_evaluator", run_dir=""))
+  validation.validate(Config(mode="eval", run_dir="", eval_source="/models/cgan", eval_report="/tmp/r.json"))
+  validation.validate(Config(run_dir="/tmp/run", eval_every=500, keep_best=True))
 
 
 # --- The plot --------------------------------------------------------------------------------------

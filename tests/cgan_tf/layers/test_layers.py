@@ -84,6 +84,28 @@ def test_projection_logit_is_linear_plus_class_embedding_inner_product():
   np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
 
 
+def test_the_training_step_finds_and_advances_the_projection_embeddings_spectral_norm():
+  # The class embedding of a spectrally normalized projection D is a [classes, D] linear map of one-hot y,
+  # normalized like a kernel: the training step must advance its power iteration too, or its estimate
+  # stays where the random start put it and the embedding is not 1-Lipschitz.
+  def model(spectral_norm):
+    inputs = [keras.Input((9,)), keras.Input((), dtype="int32")]
+    return keras.Model(inputs, cgan_layers.ProjectionLogit(4, spectral_norm)(inputs))
+
+  assert cgan_layers.spectral_norm_layers(model(False)) == []
+  found = cgan_layers.spectral_norm_layers(model(True))
+  (projection,) = [layer for layer in found if isinstance(layer, cgan_layers.ProjectionLogit)]
+  assert any(isinstance(layer, cgan_layers.SNDense) for layer in found)  # Its linear part.
+  projection.embedding.assign(projection.embedding.numpy() * 3.0)
+  sigma = largest_singular_value(projection.embedding.numpy())
+  assert sigma > 2.0
+  for _ in range(50):  # As 50 discriminator updates run them.
+    for layer in found:
+      layer.update_spectral_norm()
+  normalized = projection._embedding_matrix().numpy()
+  assert largest_singular_value(normalized) == pytest.approx(1.0, abs=1e-4)
+
+
 def test_minibatch_std_appends_each_groups_mean_feature_spread():
   features = np.random.default_rng(2).normal(size=(8, 3, 5, 4))
   out = cgan_layers.MinibatchStdDev(4, dtype="float64")(features).numpy()

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cgan_tf import config as config_lib
 from cgan_tf import networks
 from cgan_tf.config import Config, ConfigError
+from cgan_tf import validation
 
 
 IMAGE_NETWORKS = sorted(name for name, spec in networks.NETWORKS.items() if spec.data_kind == "image")
@@ -67,4 +67,4 @@ def test_sizes_it_cannot_make_are_refused(height, width):
     networks.upsampling_stages(height, width)
   if height:
     with pytest.raises(ConfigError, match="--image_shape"):
-      config_lib.check_architecture(Config(image_shape=(height, width, 3), num_classes=2))
+      validation.check_architecture(Config(image_shape=(height, width, 3), num_classes=2))
