@@ -357,9 +357,10 @@ def build_metadata(config: Config, training_step: int, checkpoint_path: str, wei
       "latent_dim": config.latent_dim,
       "max_batch": config.max_batch,
       "training_step": training_step,
-      "checkpoint": checkpoint_path,
+      # Published: no path of the machine that made it. The checkpoint by its name in the run.
+      "checkpoint": os.path.basename(checkpoint_path),
       "weights": weights,
-      "config": config.to_dict(),
+      "config": config.without_paths().to_dict(),
       "cgan_tf_version": cgan_tf.__version__,
       "tensorflow_version": tf.__version__,
       "exported_at_unix": int(time.time()),

@@ -82,11 +82,11 @@ def validate(config: Config) -> Config:
                "sample_every", "samples_per_class", "log_every", "steps_per_execution", "num_images"):
     value = getattr(config, name)
     _check(isinstance(value, int) and value > 0, name, f"must be a positive integer, got {value!r}")
-  for name in ("epochs", "train_steps", "num_cpu_devices"):
+  for name in ("epochs", "train_steps", "train_images", "num_cpu_devices"):
     value = getattr(config, name)
     _check(isinstance(value, int) and value >= 0, name, f"must be a non-negative integer, got {value!r}")
-  _check(config.epochs > 0 or config.train_steps > 0, "train_steps",
-         "either --epochs or --train_steps must be positive")
+  _check(config.epochs > 0 or config.train_steps > 0 or config.train_images > 0, "train_images",
+         "one of --train_steps, --epochs or --train_images must be positive (the run's length)")
   _check(0.0 <= config.train_minutes < float("inf"), "train_minutes",
          f"must be a non-negative number of minutes (0: no time limit), got {config.train_minutes!r}")
   for name in ("g_learning_rate", "d_learning_rate"):
@@ -199,7 +199,7 @@ def _validate_watching_and_sampling(config: Config) -> None:
 
 def _validate_evaluation(config: Config) -> None:
   """The measuring flags (cgan_tf/evaluation)."""
-  for name in ("evaluator_epochs", "eval_samples", "cas_epochs"):
+  for name in ("evaluator_epochs", "eval_samples", "train_eval_samples", "cas_epochs"):
     value = getattr(config, name)
     _check(isinstance(value, int) and value > 0, name, f"must be a positive integer, got {value!r}")
   _check(isinstance(config.eval_every, int) and config.eval_every >= 0, "eval_every",

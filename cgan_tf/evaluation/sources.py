@@ -118,7 +118,8 @@ class SavedModelSource(SampleSource):
       self.batch_size = min(BATCH_SIZE, int(self.metadata["max_batch"]))
     if "metadata_json" in self.metadata:
       self.noise = json.loads(self.metadata["metadata_json"].decode()).get("noise", "normal")
-    self.description = f"savedmodel:{self.path}"
+    # The model's name and version, not where this machine keeps it: the report is published with it.
+    self.description = "savedmodel:" + "/".join(os.path.normpath(self.path).split(os.sep)[-2:])
 
   def _render(self, noise, labels):
     if labels is None:

@@ -4,6 +4,7 @@ from absl import flags
 
 from cgan_tf import config as config_lib
 from cgan_tf import trained_run
+from cgan_tf.flags.help import described
 
 _DEFAULTS = config_lib.Config()
 
@@ -17,7 +18,6 @@ flags.DEFINE_integer("export_version", _DEFAULTS.export_version, "--mode=export:
 flags.DEFINE_bool("export_next_free_version", _DEFAULTS.export_next_free_version, "--mode=export: if the "
                   "version exists, use the number above every existing version instead of failing.")
 flags.DEFINE_enum("export_source", _DEFAULTS.export_source, list(trained_run.EXPORT_SOURCES), "--mode=export: "
-                  "which generator: 'best' (the lowest Fréchet distance --keep_best kept), 'newest' (the newest "
-                  "checkpoint), or 'auto': best when the run kept one, else newest.")
+                  "which generator. " + described(trained_run.EXPORT_SOURCES))
 flags.DEFINE_integer("max_batch", _DEFAULTS.max_batch, "--mode=export: the most images one serving request "
                      "may ask for; larger requests fail with InvalidArgument.")

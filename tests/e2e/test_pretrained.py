@@ -15,6 +15,7 @@ import pytest
 from cgan_tf import train
 from cgan_tf.config import Config
 from tests.helpers.data import REPO_ROOT, make_idx_dataset
+from tests.helpers.runs import QUIET
 from tools import publish_pretrained
 
 PRETRAINED = os.path.join(REPO_ROOT, "pretrained", "fashion_mnist")
@@ -94,7 +95,7 @@ def test_publishing_refuses_to_replace_a_model_with_one_that_is_not_better(tmp_p
   config = Config(run_dir=str(base / "run"), dataset="synthetic", data_source="idx",
                   data_dir=make_idx_dataset(str(base / "idx")), batch_size=32, train_steps=4, checkpoint_every=2,
                   sample_every=4, log_every=2, samples_per_class=2, verbose=0, seed=3,
-                  evaluator_dir=str(base / "evaluators"), evaluator_epochs=1, cas_epochs=1, ema_decay=0.9)
+                  evaluator_dir=str(base / "evaluators"), evaluator_epochs=1, cas_epochs=1, ema_decay=0.9, **QUIET)
   train.train(config)
   output = str(base / "pretrained")
   model_dir = publish_pretrained.publish(config.run_dir, "python -m cgan_tf.main --x", "abc1234", output, "m",

@@ -40,7 +40,8 @@ def cli_command(run_dir: str, idx_dir: str, train_steps: int) -> list:
   return [sys.executable, "-m", "cgan_tf.main", f"--run_dir={run_dir}", "--dataset=synthetic",
           "--data_source=idx", f"--data_dir={idx_dir}", "--batch_size=16", f"--train_steps={train_steps}",
           "--checkpoint_every=1", "--keep_checkpoints=2", "--sample_every=100", "--log_every=100",
-          "--samples_per_class=1", "--verbose=0", "--seed=3", "--deterministic"]
+          "--samples_per_class=1", "--verbose=0", "--seed=3", "--deterministic", "--eval_every=0",
+          "--nokeep_best", "--precision=float32"]
 
 
 @pytest.mark.slow
