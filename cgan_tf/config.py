@@ -5,7 +5,7 @@ import json
 import os
 from typing import Optional, Tuple
 
-MODES = ("train", "sample", "export", "inspect_data", "train_evaluator", "eval")
+MODES = ("train", "sample", "export", "inspect_data", "train_evaluator", "eval", "demo")
 # Every other enumeration has an owner, the module that acts on it; validation reads it from there.
 
 # Fields that fix the shapes of the saved variables: a run directory written with other values cannot be
@@ -101,6 +101,8 @@ class Config:
   export_next_free_version: bool = False
   max_batch: int = 1024
   export_source: str = "auto"
+  # Demo mode (a local page over an export in --export_dir).
+  demo_port: int = 7860
   # Measuring (--mode=train_evaluator, --mode=eval, and --eval_every during training).
   evaluator_dir: str = "~/.cache/cgan_tf/evaluators"
   evaluator_epochs: int = 5
@@ -189,7 +191,7 @@ def validate(config: Config) -> Config:
   _validate_gan_options(config)
   # inspect_data trains nothing, so an --output_dir for its report is enough.
   _check(bool(config.run_dir) or (config.mode == "inspect_data" and bool(config.output_dir))
-         or config.mode == "train_evaluator"
+         or config.mode in ("train_evaluator", "demo")
          or (config.mode == "eval" and config.eval_source not in ("checkpoint", "best")
              and bool(config.eval_report)), "run_dir",
          "is required (the directory for checkpoints, samples and logs; --mode=eval of a SavedModel "
@@ -254,6 +256,11 @@ def validate(config: Config) -> Config:
            f"got {config.export_version!r}")
     from cgan_tf import run_dir  # The generators a run keeps; late, as above.
     _check_choice(config, "export_source", run_dir.EXPORT_SOURCES)
+  if config.mode == "demo":
+    _check(bool(config.export_dir), "export_dir", "is required with --mode=demo (an export: one version's "
+           "directory, a model directory of versions, or --mode=export's --export_dir)")
+    _check(isinstance(config.demo_port, int) and 0 <= config.demo_port <= 65535, "demo_port",
+           f"must be a TCP port, 1 to 65535, or 0 for a free one, got {config.demo_port!r}")
   _check(isinstance(config.max_batch, int) and config.max_batch > 0, "max_batch",
          f"must be a positive integer (the largest batch one serving request may ask for), "
          f"got {config.max_batch!r}")
