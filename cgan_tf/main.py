@@ -47,8 +47,8 @@ flags.DEFINE_enum("mode", _DEFAULTS.mode, config_lib.MODES,
                   "of every class) from the run's latest checkpoint. export: write the generator as a TF "
                   "Serving SavedModel. inspect_data: report the data set (images per class, shape, pixel "
                   "statistics) and write real_examples.png to --output_dir (or --run_dir). train_evaluator: "
-                  "train and cache the evaluator classifier. eval: measure a checkpoint or an export. demo: a local web "
-                  "page over the export in --export_dir, on 127.0.0.1:--demo_port.")
+                  "train and cache the evaluator classifier. eval: measure a checkpoint or an export. demo: a "
+                  "local web page over the export in --export_dir, on 127.0.0.1:--demo_port.")
 flags.DEFINE_string("run_dir", None, "Directory for checkpoints, samples, logs and config.json. Running "
                     "again with the same directory resumes.")
 flags.DEFINE_enum("preset", None, preset_names(),

@@ -20,7 +20,7 @@ An unconditional generator has one "class", and its signatures take a count inst
 import json
 import math
 import os
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf

@@ -38,7 +38,8 @@ def evaluation_markdown(model: ServedGenerator) -> str:
     return ("**Evaluation:** this export carries no evaluation report (no "
             f"`{report_lib.REPORT_FILE}` in it or beside it), so the page shows no quality figures. "
             f"`python -m cgan_tf.main --mode=eval --eval_source={model.version_dir} "
-            f"--eval_report={os.path.join(model.version_dir, report_lib.REPORT_FILE)}` measures it.")
+            f"--eval_report={os.path.join(model.version_dir, report_lib.REPORT_FILE)} "
+            f"--dataset={model.description.get('config', {}).get('dataset', '...')}` measures it.")
   step = report.get("step")
   if step != model.training_step:
     return (f"**Evaluation:** `{path}` measures step {step}, not this export's step {model.training_step}; "
@@ -74,5 +75,5 @@ def markdown(model: ServedGenerator) -> str:
                    f"{description.get('tensorflow_version', '?')}"),
       ("SavedModel", f"`{model.version_dir}`"),
   ]
-  table = ["| | |", "|---|---|"] + [f"| {name} | {value} |" for name, value in rows]
-  return "\n".join(table) + "\n\n" + evaluation_markdown(model)
+  listing = [f"- **{name}:** {value}" for name, value in rows]
+  return "\n".join(listing) + "\n\n" + evaluation_markdown(model)

@@ -179,14 +179,15 @@ def test_an_unconditional_export_takes_counts_and_walks_straight(unconditional):
 
 
 def test_a_request_the_model_refuses_becomes_a_message(pretrained):
-  with pytest.raises(InputError, match=r"the model refused the request: label values must be class indices in \[0, 10\); got 10$"):
+  with pytest.raises(InputError,
+                     match=r"the model refused the request: label values must be class indices in \[0, 10\); got 10$"):
     pretrained.class_images(10, 1, 0)  # Past parse_class, the export's own check answers.
 
 
 def test_the_model_card_shows_the_metadata_and_the_reports_headline(pretrained):
   text = model_card.markdown(pretrained)
-  assert "| data set | fashion_mnist |" in text and "| training step | 18,740 |" in text
-  assert "8 Bag" in text and "normal, 100 dimensions" in text and "| max_batch | 1024 |" in text
+  assert "- **data set:** fashion_mnist" in text and "- **training step:** 18,740" in text
+  assert "8 Bag" in text and "normal, 100 dimensions" in text and "- **max_batch:** 1024" in text
   with open(os.path.join(PRETRAINED, "eval_report.json")) as f:
     report = json.load(f)
   for name in report["headline"]:
