@@ -107,6 +107,8 @@ class Config:
   export_next_free_version: bool = False
   max_batch: int = 1024
   export_source: str = "auto"
+  # Demo mode (a local page over an export in --export_dir).
+  demo_port: int = 7860
   # Measuring (--mode=train_evaluator, --mode=eval, and --eval_every during training).
   evaluator_dir: str = "~/.cache/cgan_tf/evaluators"
   evaluator_epochs: int = 5

@@ -70,7 +70,7 @@ def validate(config: Config) -> Config:
   _validate_gan_options(config)
   # inspect_data trains nothing, so an --output_dir for its report is enough.
   _check(bool(config.run_dir) or (config.mode == "inspect_data" and bool(config.output_dir))
-         or config.mode == "train_evaluator"
+         or config.mode in ("train_evaluator", "demo")
          or (config.mode == "eval" and config.eval_source not in ("checkpoint", "best")
              and bool(config.eval_report)), "run_dir",
          "is required (the directory for checkpoints, samples and logs; --mode=eval of a SavedModel "
@@ -134,6 +134,11 @@ def validate(config: Config) -> Config:
            f"must be a non-negative integer (0: the checkpoint's training step), "
            f"got {config.export_version!r}")
     _check_choice(config, "export_source", trained_run.EXPORT_SOURCES)
+  if config.mode == "demo":
+    _check(bool(config.export_dir), "export_dir", "is required with --mode=demo (an export: one version's "
+           "directory, a model directory of versions, or --mode=export's --export_dir)")
+    _check(isinstance(config.demo_port, int) and 0 <= config.demo_port <= 65535, "demo_port",
+           f"must be a TCP port, 1 to 65535, or 0 for a free one, got {config.demo_port!r}")
   _check(isinstance(config.max_batch, int) and config.max_batch > 0, "max_batch",
          f"must be a positive integer (the largest batch one serving request may ask for), "
          f"got {config.max_batch!r}")

@@ -1,4 +1,4 @@
-"""Export: --mode=export, the generator as a TF Serving SavedModel."""
+"""Export: --mode=export, the generator as a TF Serving SavedModel; --mode=demo, a local page over one."""
 
 from absl import flags
 
@@ -10,7 +10,8 @@ _DEFAULTS = config_lib.Config()
 
 
 flags.DEFINE_string("export_dir", _DEFAULTS.export_dir, "--mode=export: TF Serving's model base directory; "
-                    "the SavedModel goes to <export_dir>/<model_name>/<version>/.")
+                    "the SavedModel goes to <export_dir>/<model_name>/<version>/. --mode=demo: the export to "
+                    "show: that base directory, a model directory (its highest version) or one version.")
 flags.DEFINE_string("model_name", _DEFAULTS.model_name, "--mode=export: the model's name (TF Serving's "
                     "--model_name and the directory under --export_dir).")
 flags.DEFINE_integer("export_version", _DEFAULTS.export_version, "--mode=export: the version number; 0 "
@@ -21,3 +22,5 @@ flags.DEFINE_enum("export_source", _DEFAULTS.export_source, list(trained_run.EXP
                   "which generator. " + described(trained_run.EXPORT_SOURCES))
 flags.DEFINE_integer("max_batch", _DEFAULTS.max_batch, "--mode=export: the most images one serving request "
                      "may ask for; larger requests fail with InvalidArgument.")
+flags.DEFINE_integer("demo_port", _DEFAULTS.demo_port, "--mode=demo: the page's port on 127.0.0.1; 0 picks a "
+                     "free one (the command prints the address).")
