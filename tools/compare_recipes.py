@@ -66,7 +66,8 @@ RECIPES = {
 }
 # A length no budget reaches: what a recipe trains for when the clock stops it.
 UNBOUNDED_STEPS = 100000000
-COMMON = ["--dataset=fashion_mnist", "--network=cdcgan", f"--train_steps={UNBOUNDED_STEPS}", "--checkpoint_every=500",
+# The named recipes are flags over the reference recipe, which its preset spells out whatever the defaults.
+COMMON = ["--flagfile=configs/fmnist_reference.cfg", f"--train_steps={UNBOUNDED_STEPS}", "--checkpoint_every=500",
           "--sample_every=500", "--log_every=100", "--verbose=0", "--keep_checkpoints=1"]
 
 
@@ -130,7 +131,7 @@ def run(name: str, args, extra: list) -> dict:
   if name.endswith(".cfg"):
     train.append("--verbose=0")
   if args.eval_every:
-    train += [f"--eval_every={args.eval_every}", f"--eval_samples={args.curve_samples}",
+    train += [f"--eval_every={args.eval_every}", f"--train_eval_samples={args.curve_samples}",
               "--eval_metrics=conditional_accuracy,frechet"]
   start = time.time()
   log_path = run_dir + ".log"

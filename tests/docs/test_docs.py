@@ -21,7 +21,9 @@ OTHER_PROGRAMS = ("docker", "curl", "pip", "python3", "sudo", "apt-get", "git", 
                   "jq", "base64", "TF_CONFIG", "W=")
 # Flags of programs the prose names beside cgan_tf's (pytest's, pip's, docker's, saved_model_cli's).
 OTHER_FLAGS = {"--collect-only", "--durations", "--dir", "--tag_set", "--signature_def", "--input_exprs",
-               "--rm", "--mount", "--logdir", "--helpfull", "--only_check_args", "--flagfile"}
+               "--rm", "--mount", "--logdir", "--helpfull", "--only_check_args", "--flagfile",
+               # XLA's own, set through XLA_FLAGS.
+               "--xla_cpu_use_onednn", "--xla_cpu_experimental_onednn_custom_call"}
 
 
 def read(doc: str) -> str:
@@ -85,15 +87,25 @@ def test_every_command_in_the_docs_parses_and_validates_with_the_real_flags(doc,
 
 
 def cited_test_ids(text: str) -> list:
-  return re.findall(r"\btests/[\w/]+\.py(?:::\w+)?", text)
+  """Test files and test ids the text cites: tests/<path>.py[::name], or a bare test_<name>.py[::name]
+  (a table that says its ids are under tests/)."""
+  return re.findall(r"(?<![\w/])((?:tests/[\w/]+|test_\w+)\.py(?:::\w+)?)", text)
+
+
+def cited_file(path: str) -> str:
+  """The test file a citation names: its path, or the one file of that name under tests/."""
+  if path.startswith("tests/"):
+    return os.path.join(REPO_ROOT, path)
+  found = glob.glob(os.path.join(REPO_ROOT, "tests", "**", path), recursive=True)
+  return found[0] if len(found) == 1 else os.path.join(REPO_ROOT, "tests", path)
 
 
 @pytest.mark.parametrize("doc", DOCS)
 def test_every_test_the_docs_cite_exists(doc):
   for cited in cited_test_ids(read(doc)):
     path, _, name = cited.partition("::")
-    full = os.path.join(REPO_ROOT, path)
-    assert os.path.isfile(full), f"{doc} cites {path}, which does not exist"
+    full = cited_file(path)
+    assert os.path.isfile(full), f"{doc} cites {path}, which does not exist (or is not one file under tests/)"
     if name:
       with open(full) as f:
         assert re.search(rf"^def {name}\(", f.read(), re.M), f"{doc} cites {cited}, which {path} does not define"

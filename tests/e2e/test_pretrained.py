@@ -15,6 +15,7 @@ import pytest
 from cgan_tf import train
 from cgan_tf.config import Config
 from tests.helpers.data import REPO_ROOT, make_idx_dataset
+from tests.helpers.published import local_paths
 from tests.helpers.runs import QUIET
 from tools import publish_pretrained
 
@@ -114,3 +115,17 @@ def test_publishing_refuses_to_replace_a_model_with_one_that_is_not_better(tmp_p
                                eval_metrics="conditional_accuracy")
   assert sorted(os.listdir(model_dir)) == ["4", "eval_report.json", "provenance.json", "seeded_grid.png"]
   assert all(open(os.path.join(model_dir, name), "rb").read() == content for name, content in snapshot.items())
+
+
+def test_the_published_files_name_no_path_of_the_machine_that_made_them():
+  version_dir = published_version()
+  documents = {name: json.load(open(os.path.join(PRETRAINED, name)))
+               for name in (publish_pretrained.REPORT_FILE, publish_pretrained.PROVENANCE_FILE)}
+  documents["metadata.json"] = json.load(open(os.path.join(version_dir, "assets", "metadata.json")))
+  for name, document in documents.items():
+    assert local_paths(document, REPO_ROOT) == [], name
+  # The metadata signature carries the same description, compiled into the graph.
+  with open(os.path.join(version_dir, "saved_model.pb"), "rb") as f:
+    graph = f.read()
+  for needle in (os.path.expanduser("~").encode(), b"/tmp/", REPO_ROOT.encode()):
+    assert needle not in graph, needle

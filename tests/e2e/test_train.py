@@ -61,7 +61,7 @@ def test_sample_mode_writes_images_of_the_requested_class(smoke_config, tmp_path
   paths = generate.sample(config.replace(mode="sample", label=3, num_images=5, output_dir=out))
   assert len(paths) == 6 and paths[-1].endswith("class3_grid.png")
   written = np.stack([np.asarray(Image.open(p)) for p in paths[:5]])[..., None]
-  expected = samples.generate_class(model.generator, 3, 5, config.latent_dim, config.seed)
+  expected = samples.generate_class(model.sampling_generator, 3, 5, config.latent_dim, config.seed)
   np.testing.assert_array_equal(written, expected)
   with pytest.raises(ConfigError, match="--label: must be in \\[0, 10\\)"):
     generate.sample(config.replace(mode="sample", label=10, output_dir=out))
