@@ -1,13 +1,12 @@
-"""The time-to-quality clock of tools/benchmarks/quality.py: targets in either direction, evaluation off
-the clock, the best check and the budget."""
+"""tools/benchmarks/time_to_quality.py: its clock (targets in either direction, evaluation off the clock, the
+best check and the budget), its check records, and the report read back from them."""
 
 import json
 
 import pytest
 
 from tools import benchmark
-from tools.benchmarks import common as tools_common
-from tools.benchmarks import quality
+from tools.benchmarks import time_to_quality
 
 
 class ScriptedProbe:
@@ -28,7 +27,7 @@ class ScriptedProbe:
 def test_clock_reaches_a_target_in_the_metric_direction(tmp_path, metric, threshold, step, value):
   jsonl = tmp_path / "checks.jsonl"
   probe = ScriptedProbe([0.5, 0.7, 0.85, 0.9], [90.0, 40.0, 45.0, 30.0])
-  clock = quality.QualityClock("run", probe, metric, threshold, budget_seconds=1e9, jsonl_path=str(jsonl))
+  clock = time_to_quality.QualityClock("run", probe, metric, threshold, budget_seconds=1e9, jsonl_path=str(jsonl))
   clock.start()
   results = [clock.check(s, generator=None) for s in (10, 20, 30, 40)]
   result = clock.result()
@@ -42,7 +41,7 @@ def test_clock_reaches_a_target_in_the_metric_direction(tmp_path, metric, thresh
 
 def test_clock_that_never_reaches_reports_its_best_and_stops_at_the_budget():
   probe = ScriptedProbe([0.1, 0.2], [300.0, 200.0])
-  clock = quality.QualityClock("run", probe, "frechet_distance", 10.0, budget_seconds=0.0)
+  clock = time_to_quality.QualityClock("run", probe, "frechet_distance", 10.0, budget_seconds=0.0)
   clock.start()
   assert clock.over_budget()
   assert not clock.check(5, None) and not clock.check(10, None)
@@ -53,7 +52,7 @@ def test_clock_that_never_reaches_reports_its_best_and_stops_at_the_budget():
 
 def test_clock_refuses_an_unknown_metric():
   with pytest.raises(ValueError, match="unknown target metric 'kid'"):
-    quality.QualityClock("run", ScriptedProbe([], []), "kid", 1.0, budget_seconds=1.0)
+    time_to_quality.QualityClock("run", ScriptedProbe([], []), "kid", 1.0, budget_seconds=1.0)
 
 
 def write_checks(path, runs):
@@ -75,27 +74,15 @@ def test_recorded_runs_split_where_the_name_or_seed_changes_or_the_step_falls(tm
       ("cgan", None, [(100, 11.0, 310.0)]),  # The same name again: the next seed's run.
       ("cgan", 7, [(100, 12.0, 320.0)]),     # Recorded with its seed.
   ])
-  runs = tools_common.read_check_runs(path)
+  runs = time_to_quality.read_check_runs(path)
   assert [(name, seed, [c["step"] for c in checks]) for name, seed, checks in runs] == [
       ("cgan", 0, [100, 200]), ("base", 0, [100]), ("cgan", 1, [100]), ("cgan", 7, [100])]
-  assert tools_common.first_reached(runs[0][2], "frechet_distance", 260.0)["step"] == 200
-  assert tools_common.first_reached(runs[0][2], "frechet_distance", 200.0) is None
+  assert time_to_quality.first_reached(runs[0][2], "frechet_distance", 260.0)["step"] == 200
+  assert time_to_quality.first_reached(runs[0][2], "frechet_distance", 200.0) is None
   with open(path, "a") as f:
     f.write('{"run": "cgan", "step": 300}\n')
   with pytest.raises(ValueError, match=r"checks.jsonl:6: not a check record"):
-    tools_common.read_check_runs(path)
-
-
-@pytest.mark.parametrize("values,expected", [
-    ([(10, True), (20, True), (30, True)], (20, True)),
-    ([(10, True), (20, True), (5, False)], (10, False)),   # The bound sits below the median: it could move it.
-    ([(10, True), (20, True), (25, False)], (20, True)),   # Above it, whatever it becomes: the median stands.
-    ([(10, True), (20, False)], (15, False)),
-    ([(10, True), (20, True), (30, True), (45, False)], (25, True)),
-    ([(10, True), (20, True), (30, False), (40, True)], (25, False)),  # (20 + 35) / 2 if it were 35.
-])
-def test_censored_median_is_exact_only_where_no_lower_bound_can_move_it(values, expected):
-  assert tools_common.censored_median(values) == expected
+    time_to_quality.read_check_runs(path)
 
 
 def test_report_from_recorded_checks_gives_times_lower_bounds_and_ratios(tmp_path, capsys):
