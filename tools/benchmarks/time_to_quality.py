@@ -366,14 +366,9 @@ class QualityClock:
 
 def _clock(spec: dict, config, latent_dim: int, output: str, noise: str) -> QualityClock:
   """The clock of a time-to-quality child, its checks measured on `config`'s data set."""
-  from cgan_tf import data as data_lib
-  from cgan_tf.evaluation import evaluator as evaluator_lib
   from tools.benchmarks import quality  # Loads TensorFlow and cgan_tf: only a child imports it.
 
-  evaluator = evaluator_lib.load_evaluator(config)
-  probe = quality.QualityProbe(evaluator, data_lib.load(config, "test").images,
-                               len(evaluator.info["class_names"]), latent_dim, spec["per_class"], output, noise,
-                               spec.get("eval_seed", 0))
+  probe = quality.prepare(config, spec["per_class"], latent_dim, output, noise, spec.get("eval_seed", 0))
   return QualityClock(spec["name"], probe, spec["metric"], spec["threshold"], spec["budget_seconds"],
                       spec["jsonl"], spec.get("seed"))
 
