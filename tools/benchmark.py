@@ -70,6 +70,7 @@ def subcommand_argv(argv: Sequence[str]) -> List[str]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
+  """Runs the subcommand `argv` names (default: the command line); a failed child exits with its output."""
   args = build_parser().parse_args(subcommand_argv(sys.argv[1:] if argv is None else argv))
   try:
     args.run(args)

@@ -42,6 +42,7 @@ def cpu_model() -> str:
 
 
 def load_average() -> str:
+  """The 1, 5 and 15 minute load averages, or "unknown"."""
   try:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
   except OSError:
@@ -155,6 +156,7 @@ def fmt(value: float, digits: int = 2) -> str:
 
 
 def median(values: Sequence[float]) -> float:
+  """The median: the figure every measurement reports over its repeats."""
   return statistics.median(values)
 
 

@@ -266,6 +266,7 @@ def first_reached(checks: Sequence[dict], metric: str, threshold: float) -> Opti
 
 
 def better(metric: str, value: float, other: float) -> bool:
+  """Whether `value` of `metric` is strictly better than `other`."""
   return value > other if TARGETS[metric] else value < other
 
 
@@ -308,6 +309,7 @@ class QualityClock:
     self.reached = None  # (training seconds, step, value) at the first check that reaches the threshold.
 
   def start(self) -> None:
+    """Starts (or restarts, after a check) the training clock."""
     self.running_since = time.perf_counter()
 
   def seconds(self) -> float:
@@ -316,6 +318,7 @@ class QualityClock:
     return self.trained_seconds + running
 
   def over_budget(self) -> bool:
+    """Whether the training seconds have reached the budget."""
     return self.seconds() >= self.budget_seconds
 
   def check(self, step: int, generator) -> bool:
