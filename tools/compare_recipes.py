@@ -33,6 +33,7 @@ if __package__ in (None, ""):  # Run as `python tools/<name>.py`: the repository
   sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tools.benchmarks import common  # noqa: E402
+from tools.benchmarks import training  # noqa: E402
 
 REPO_ROOT = common.REPO_ROOT
 
@@ -112,7 +113,7 @@ def probe(name: str, run_dir: str, args, extra: list) -> dict:
   settings. The probe trains in a temporary directory of its own; `run_dir` only completes the flags."""
   spec = dict(flags=[*recipe_flags(name), f"--run_dir={run_dir}", *extra], steps=args.probe_steps,
               warmup=args.probe_warmup, plan=True, name=name)
-  return common.run_child("cgan_steps", spec)
+  return common.run_child(training.cgan_steps, spec)
 
 
 def run(name: str, args, extra: list) -> dict:
