@@ -18,10 +18,21 @@ from tests.helpers.linalg import largest_singular_value
 def test_spectral_norm_divides_the_kernel_by_its_largest_singular_value(make, inputs, matrix):
   layer = make()
   layer(inputs)
-  kernel = layer.kernel.numpy() * 3.0  # Far from norm 1, so the test is not passed by an untouched kernel.
+  # A kernel of known spectrum: largest singular value 3 (far from 1, so an untouched kernel fails), the
+  # next at most half of it, so that 50 power iterations converge to float32 precision (each divides the
+  # error by (sigma_2 / sigma_1)^2 = 4) whatever the layer's random start.
+  shape = layer.kernel.shape
+  rows = matrix(layer, np.zeros(shape, np.float32)).shape
+  rng = np.random.default_rng(0)
+  left, _ = np.linalg.qr(rng.normal(size=(rows[0], rows[0])))
+  right, _ = np.linalg.qr(rng.normal(size=(rows[1], rows[1])))
+  spectrum = np.zeros(rows)
+  np.fill_diagonal(spectrum, np.linspace(1.5, 0.2, min(rows)))
+  spectrum[0, 0] = 3.0
+  kernel = (left @ spectrum @ right.T).astype(np.float32).reshape(shape)
   layer.kernel.assign(kernel)
   sigma = largest_singular_value(matrix(layer, kernel))
-  assert sigma > 2.0
+  assert sigma == pytest.approx(3.0, rel=1e-5)
   for _ in range(50):  # Power iterations, as 50 discriminator updates would run them.
     layer.update_spectral_norm()
   normalized = layer.normalized_kernel(layer.kernel).numpy()
