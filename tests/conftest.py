@@ -75,22 +75,62 @@ def pytest_collection_modifyitems(session, config, items):
   items.sort(key=lambda item: item.nodeid.startswith(MATRIX_CELLS))
 
 
-def pytest_collection_finish(session):
-  """Starts the combination matrix's training processes right after collection when any of its cells
-  will run: they then train beside the rest of the suite instead of after it. A run that only lists
-  the tests (--collect-only) runs none of them, so it starts nothing."""
-  if session.config.option.collectonly:
+# The matrix's processes are started once per session, by the process that runs no tests under
+# pytest-xdist (its controller) or by the only process without it, as soon as the collection is known.
+# Every process learns where they report from MATRIX_ROOT, set before the workers start.
+MATRIX_ROOT = "CGAN_TF_TESTS_MATRIX_ROOT"
+MATRIX_RUN = pytest.StashKey[object]()
+
+
+def _matrix_cell_ids(nodeids) -> set:
+  prefix = MATRIX_CELLS + "["
+  return {nodeid[len(prefix):-1] for nodeid in nodeids if nodeid.startswith(prefix)}
+
+
+def _start_matrix(config, nodeids) -> None:
+  cell_ids = _matrix_cell_ids(nodeids)
+  if MATRIX_RUN in config.stash or not cell_ids or config.option.collectonly:
     return
-  if any(item.nodeid.startswith(MATRIX_CELLS) for item in session.items):
+  from tests.e2e import test_matrix  # pylint: disable=g-import-not-at-top
+  config.stash[MATRIX_RUN] = test_matrix.MatrixRun(os.environ[MATRIX_ROOT], cell_ids)
+
+
+def pytest_configure(config):
+  if not hasattr(config, "workerinput"):  # The controller, or the only process: the workers inherit it.
     import tempfile  # pylint: disable=g-import-not-at-top
-    from tests.e2e import test_matrix  # pylint: disable=g-import-not-at-top
-    test_matrix.STARTED = test_matrix.MatrixRun(tempfile.mkdtemp(prefix="cgan_tf_matrix_"))
+    os.environ[MATRIX_ROOT] = os.path.join(tempfile.mkdtemp(prefix="cgan_tf_tests_"), "matrix")
+
+
+def pytest_collection_finish(session):
+  """Where the matrix's processes report; without pytest-xdist, starts them. A run that only lists the
+  tests (--collect-only) starts nothing."""
+  from tests.e2e import test_matrix  # pylint: disable=g-import-not-at-top
+  if _matrix_cell_ids(item.nodeid for item in session.items):
+    test_matrix.ROOT = os.environ[MATRIX_ROOT]
+  if not hasattr(session.config, "workerinput"):
+    _start_matrix(session.config, [item.nodeid for item in session.items])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+  """pytest-xdist's controller, as each worker reports its collection (the same in every worker): the
+  first report starts the matrix's processes, before any test is handed out."""
+  _start_matrix(node.config, ids)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+  """`-n auto`: a worker per core this process may run on (pytest-xdist counts physical cores where psutil
+  is installed: one on a 2-vCPU machine). PYTEST_XDIST_AUTO_NUM_WORKERS still decides where it is set."""
+  if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+    return None
+  return len(os.sched_getaffinity(0))
 
 
 def pytest_sessionfinish(session, exitstatus):
   import shutil  # pylint: disable=g-import-not-at-top
-  import sys  # pylint: disable=g-import-not-at-top
-  matrix = sys.modules.get("tests.e2e.test_matrix")
-  if matrix is not None and matrix.STARTED is not None:
-    matrix.STARTED.stop()
-    shutil.rmtree(matrix.STARTED.root, ignore_errors=True)
+  run = session.config.stash.get(MATRIX_RUN, None)
+  if run is not None:
+    run.stop()
+  if not hasattr(session.config, "workerinput"):
+    shutil.rmtree(os.path.dirname(os.environ[MATRIX_ROOT]), ignore_errors=True)

@@ -207,7 +207,9 @@ def test_the_slider_walks_the_path_between_two_seeds(browser, served):
   np.testing.assert_array_equal(shown_pixels(browser, frame()), expected[0])
   first_src = frame().get_attribute("src")
   number = type_into(browser, "#path-frame input[type=number]", "4")
+  # Enter, then leaving the field: the slider's number box takes its value on either, as a user does both.
   number.send_keys(Keys.ENTER)
+  number.send_keys(Keys.TAB)
   WebDriverWait(browser, WAIT_SECONDS).until(lambda d: frame().get_attribute("src") != first_src)
   np.testing.assert_array_equal(shown_pixels(browser, frame()), expected[4])
 

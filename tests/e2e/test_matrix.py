@@ -18,6 +18,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -145,15 +146,20 @@ SHARDS = 2
 
 class MatrixRun:
   """The matrix's processes, started as soon as the suite is collected (tests/conftest.py) so that they
-  train while the rest of the suite runs, and waited for by the first cell's test."""
+  train while the rest of the suite runs. Under pytest-xdist one process (the controller) starts them and
+  any worker reads their reports from `root`: `MatrixRun.read(root)` waits for the processes by their pid
+  files, so it needs no handle on them."""
 
-  def __init__(self, root: str):
+  def __init__(self, root: str, cell_ids=None):
+    """Starts the processes for the cells named in `cell_ids` (all cells when None) under `root`."""
     self.root = root
+    os.makedirs(root, exist_ok=True)
     data_dir = make_idx_dataset(os.path.join(root, "idx"))
+    chosen = [(index, cell) for index, cell in enumerate(CELLS) if cell_ids is None or cell_id(cell) in cell_ids]
     self.processes = []
     for shard in range(SHARDS):
       cells = [dict(id=cell_id(cell), config=cell_config(cell, seed=index))
-               for index, cell in enumerate(CELLS) if index % SHARDS == shard]
+               for position, (index, cell) in enumerate(chosen) if position % SHARDS == shard]
       plan_path = os.path.join(root, f"plan{shard}.json")
       report_path = os.path.join(root, f"report{shard}.json")
       with open(plan_path, "w") as f:
@@ -161,34 +167,62 @@ class MatrixRun:
       log = open(os.path.join(root, f"log{shard}.txt"), "w")
       process = subprocess.Popen([sys.executable, "-m", "tests.helpers.matrix_run", plan_path,
                                   report_path], cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
-      self.processes.append((process, report_path, log))
-
-  def report(self) -> dict:
-    report = {}
-    for process, report_path, log in self.processes:
-      process.wait(timeout=1800)
       log.close()
+      with open(os.path.join(root, f"pid{shard}.tmp"), "w") as f:
+        f.write(str(process.pid))
+      os.replace(os.path.join(root, f"pid{shard}.tmp"), os.path.join(root, f"pid{shard}"))
+      self.processes.append(process)
+
+  @staticmethod
+  def read(root: str, timeout: float = 1800) -> dict:
+    """The cells' reports under `root`, once every process there has ended (or `timeout` seconds passed).
+    A process the reader did not start is waited for by polling its pid."""
+    deadline = time.monotonic() + timeout
+    report = {}
+    for shard in range(SHARDS):
+      pid_path = os.path.join(root, f"pid{shard}")
+      while not os.path.exists(pid_path) and time.monotonic() < deadline:
+        time.sleep(0.5)
+      if not os.path.exists(pid_path):
+        continue
+      with open(pid_path) as f:
+        pid = int(f.read())
+      while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(1)
+      report_path = os.path.join(root, f"report{shard}.json")
       if os.path.exists(report_path):
         with open(report_path) as f:
           report.update(json.load(f))
     return report
 
   def stop(self) -> None:
-    for process, _, log in self.processes:
+    """Kills any process still running: at the session's end every cell's test has read its report, so one
+    still running belongs to a suite cut short."""
+    for process in self.processes:
       if process.poll() is None:
         process.kill()
-        process.wait()
-      log.close()
+      process.wait()
 
 
-# Set by tests/conftest.py when the suite's collection holds matrix cells.
-STARTED = None
+def _alive(pid: int) -> bool:
+  """Whether process `pid` still runs (a zombie child of another process counts as ended)."""
+  try:
+    with open(f"/proc/{pid}/stat") as f:
+      return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+  except FileNotFoundError:
+    return False
+
+
+# Set by tests/conftest.py when the suite's collection holds matrix cells: where their processes report.
+ROOT = None
 
 
 @pytest.fixture(scope="module")
 def matrix(tmp_path_factory):
-  run = STARTED or MatrixRun(str(tmp_path_factory.mktemp("matrix")))
-  return run.report()
+  if ROOT is None:  # This module's cells were not collected with the suite (e.g. run by node id alone).
+    run = MatrixRun(str(tmp_path_factory.mktemp("matrix")))
+    return MatrixRun.read(run.root)
+  return MatrixRun.read(ROOT)
 
 
 def test_cells_cover_every_pair_of_factor_levels():
