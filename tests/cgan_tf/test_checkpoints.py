@@ -3,12 +3,10 @@ ends; a damaged checkpoint is skipped naming it, and none readable stops the run
 never saved; a run continues under another precision, except float64 weights in float32."""
 
 import glob
-import logging as std_logging
 import os
 import re
 import shutil
 
-from absl import logging as absl_logging
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -146,27 +144,6 @@ def test_checkpointer_refuses_to_save_non_finite_weights(smoke_config, tmp_path)
 
 
 # --- Changing precision on resume ---------------------------------------------------------------------------
-
-class _Records(std_logging.Handler):
-  def __init__(self):
-    super().__init__()
-    self.messages = []
-
-  def emit(self, record):
-    self.messages.append(record.getMessage())
-
-
-@pytest.fixture
-def absl_records():
-  handler = _Records()
-  logger = std_logging.getLogger("absl")
-  verbosity = absl_logging.get_verbosity()
-  absl_logging.set_verbosity(absl_logging.INFO)
-  logger.addHandler(handler)
-  yield handler.messages
-  logger.removeHandler(handler)
-  absl_logging.set_verbosity(verbosity)
-
 
 TINY = dict(g_filters=8, d_filters=8, latent_dim=8, embedding_dim=4, batch_size=8, d_conditioning="projection",
             gp_weight=1.0)
