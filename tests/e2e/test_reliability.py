@@ -2,7 +2,10 @@
 written. RELIABILITY.md lists every case with the test that shows it; damaged checkpoints and weights that
 are never saved non-finite are tested with the rest of checkpointing, in tests/cgan_tf/test_checkpoints.py."""
 
+import contextlib
 import glob
+import hashlib
+import json
 import os
 import random
 import re
@@ -11,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import keras
@@ -21,11 +25,16 @@ import tensorflow as tf
 from cgan_tf import callbacks as callbacks_lib
 from cgan_tf import data
 from cgan_tf import export
+from cgan_tf import main as main_lib
+from cgan_tf import preemption
+from cgan_tf import run_lock
 from cgan_tf import trained_run as trained_run_lib
 from cgan_tf import train
 from cgan_tf.checkpoints import CheckpointError, NonFiniteError
 from cgan_tf.config import Config, ConfigError
-from cgan_tf import validation
+from cgan_tf.evaluation import evaluator as evaluator_lib
+from cgan_tf.evaluation import sources as sources_lib
+from cgan_tf import resume
 from cgan_tf.run_dir import RunDir
 from tests.helpers.data import REPO_ROOT, make_idx_dataset
 from tests.helpers.runs import assert_same_checkpoint, checkpoint_arrays, ckpt, overwrite, run_config
@@ -71,6 +80,10 @@ def test_sigkilled_run_rerun_three_times_equals_an_uninterrupted_run(tmp_path):
           proc.kill()
     err = log_path.read_text()
     assert proc.returncode == -signal.SIGKILL, f"the run ended before the kill: {err[-3000:]}"
+    # The killed trainer's lock file stays, naming it; the kernel released the lock itself, so the next
+    # run starts without anyone deleting it.
+    with open(RunDir(killed).lock) as f:
+      assert json.load(f)["pid"] == proc.pid
     resumed_at.extend(int(step) for step in re.findall(r"Resumed from \S+ at step (\d+)", err))
   final = subprocess.run(cli_command(killed, idx_dir, 12), cwd=REPO_ROOT, env=env, capture_output=True,
                          text=True, timeout=300)
@@ -220,6 +233,397 @@ def test_dead_or_hung_worker_fails_the_job_clearly_and_a_restart_resumes(tmp_pat
   assert os.path.exists(ckpt(run_dir, step + 2) + ".index")
 
 
+# --- Fault 5: SIGTERM and SIGINT stop after the step in flight, saved; the same command resumes exactly ------
+
+STOP_STEPS = 300
+TINY_FLAGS = ["--g_filters=16", "--d_filters=16", "--latent_dim=16", "--embedding_dim=8"]
+
+
+def stop_command(run_dir: str, idx_dir: str, checkpoint_every: int = 1000) -> list:
+  """A tiny --deterministic run that prints a progress line after every step; with the default
+  --checkpoint_every it saves no checkpoint before its end but the ones a stop makes."""
+  return [sys.executable, "-m", "cgan_tf.main", f"--run_dir={run_dir}", "--dataset=synthetic",
+          "--data_source=idx", f"--data_dir={idx_dir}", "--batch_size=16", f"--train_steps={STOP_STEPS}",
+          f"--checkpoint_every={checkpoint_every}", "--keep_checkpoints=1000", "--sample_every=1000",
+          "--log_every=1000", "--samples_per_class=1", "--verbose=1", "--progress_seconds=0", "--seed=3",
+          "--deterministic", *TINY_FLAGS]
+
+
+CLI_ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+
+
+@pytest.fixture(scope="module")
+def stop_reference(tmp_path_factory):
+  """The uninterrupted run of `stop_command`, which the stopped and the contended runs must end equal to."""
+  base = tmp_path_factory.mktemp("stops")
+  idx_dir = make_idx_dataset(str(base / "idx"))
+  straight = str(base / "straight")
+  done = subprocess.run(stop_command(straight, idx_dir), cwd=REPO_ROOT, env=CLI_ENV, capture_output=True,
+                        text=True, timeout=600)
+  assert done.returncode == 0, done.stderr[-3000:]
+  return dict(idx_dir=idx_dir, final=ckpt(straight, STOP_STEPS))
+
+
+def start_and_watch(command: list, tmp_path, name: str):
+  """Starts `command` with its stdout (the progress lines) on a pipe and its stderr in a file."""
+  log_path = tmp_path / f"{name}.log"
+  with open(log_path, "w") as log:
+    proc = subprocess.Popen(command, cwd=REPO_ROOT, env=CLI_ENV, stdout=subprocess.PIPE, stderr=log, text=True)
+  proc.log_path = log_path
+  return proc
+
+
+def wait_for_step(proc, step: int) -> list:
+  """Reads progress lines until one at `step` or later (or the end); returns the lines read."""
+  lines = []
+  for line in proc.stdout:
+    lines.append(line)
+    match = re.match(r"step (\d+)/", line)
+    if match and int(match.group(1)) >= step:
+      break
+  return lines
+
+
+def stop_with(proc, signals, delay: float):
+  """Sends `signals` one after the other, `delay` seconds from now; returns (exit code, stdout, stderr)."""
+  try:
+    time.sleep(delay)
+    for signum in signals:
+      proc.send_signal(signum)
+    out, _ = proc.communicate(timeout=240)
+  finally:
+    if proc.poll() is None:
+      proc.kill()
+      proc.wait()
+  return proc.returncode, out, proc.log_path.read_text()
+
+
+@pytest.mark.slow
+def test_sigterm_and_sigint_between_checkpoints_stop_at_that_step_and_resume_exactly(stop_reference, tmp_path):
+  run_dir = str(tmp_path / "stopped")
+  command = stop_command(run_dir, stop_reference["idx_dir"])
+  jitter = random.Random(28)  # Seeded: which step the signal lands after, and where in that step.
+  stops = []
+  # The second run gets SIGINT and, at once, SIGTERM: the second signal changes nothing.
+  for signals in ([signal.SIGTERM], [signal.SIGINT, signal.SIGTERM]):
+    proc = start_and_watch(command, tmp_path, f"stop{len(stops)}")
+    seen = (stops[-1] if stops else 0) + jitter.randint(2, 8)
+    out = "".join(wait_for_step(proc, seen))
+    code, rest, err = stop_with(proc, signals, jitter.uniform(0.0, 0.05))
+    out += rest
+    name = signals[0].name
+    assert code == main_lib.EXIT_STOPPED, err[-3000:]
+    assert "Traceback" not in err
+    [line] = [line for line in err.splitlines() if line.startswith("Stopped")]
+    match = re.fullmatch(rf"Stopped by {name} at step (\d+) of {STOP_STEPS}; saved (\S+)\. Run the same command "
+                         rf"to resume from step (\d+)\.", line)
+    assert match and match.group(1) == match.group(3), line
+    step = int(match.group(1))
+    assert seen <= step < STOP_STEPS and match.group(2) == ckpt(run_dir, step)
+    assert f"step {step}/{STOP_STEPS}" in out  # The progress line of that step was written out.
+    if len(signals) > 1:
+      assert f"SIGTERM received while stopping on {name}" in err
+    if stops:
+      assert f"Resumed from {ckpt(run_dir, stops[-1])} at step {stops[-1]}" in err
+    stops.append(step)
+    # Only the stops wrote checkpoints: each exactly at the step it stopped at.
+    assert sorted(int(p.rsplit("-", 1)[1][:-len(".index")]) for p in glob.glob(ckpt(run_dir, "*") + ".index")) == stops
+  final = subprocess.run(command, cwd=REPO_ROOT, env=CLI_ENV, capture_output=True, text=True, timeout=600)
+  assert final.returncode == 0, final.stderr[-3000:]
+  assert f"Resumed from {ckpt(run_dir, stops[-1])} at step {stops[-1]}" in final.stderr
+  assert_same_checkpoint(ckpt(run_dir, STOP_STEPS), stop_reference["final"])
+
+
+@pytest.mark.slow
+def test_a_signal_to_one_worker_stops_every_worker_after_the_same_step_and_they_resume_there(tmp_path, idx_dir):
+  run_dir = str(tmp_path / "mw")
+  options = dict(collective_timeout=60, extra_flags=["--sample_every=1000", "--log_every=1000", *TINY_FLAGS])
+  chief, worker = start_workers(run_dir, idx_dir, 10000, **options)
+  try:
+    while not os.path.exists(ckpt(run_dir, 2) + ".index") and chief.poll() is None:
+      time.sleep(0.05)
+    worker.send_signal(signal.SIGTERM)  # The non-chief, as a preempted VM of the job would be.
+    outputs = finish([chief, worker], timeout=240)
+  finally:
+    for proc in (chief, worker):
+      if proc.poll() is None:
+        proc.kill()
+      proc.wait()
+  steps = set()
+  for (code, err), cause in zip(outputs, ("another worker of the job received a stop signal",
+                                          "this worker received SIGTERM")):
+    assert code == main_lib.EXIT_STOPPED, err[-3000:]
+    [line] = [line for line in err.splitlines() if line.startswith("Stopped")]
+    match = re.fullmatch(rf"Stopped at step (\d+) of 10000 \({cause}; every worker stopped after this step\); the "
+                         rf"chief saved (\S+)\. Restart every worker with the same command to resume from step "
+                         rf"\1\.", line)
+    assert match, line
+    steps.add(int(match.group(1)))
+    assert match.group(2) == ckpt(run_dir, int(match.group(1)))
+  [step] = steps  # The same step on both.
+  assert tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints")) == ckpt(run_dir, step)
+  for code, err in finish(start_workers(run_dir, idx_dir, step + 2, **options)):
+    assert code == 0, err[-3000:]
+    assert f"at step {step}" in err  # Both restored the chief's checkpoint of that step.
+
+
+class SignalAt(keras.callbacks.Callback):
+  """Sends this process `signum` when training begins (`at=0`) or after its `at`-th step."""
+
+  def __init__(self, signum, at):
+    super().__init__()
+    self.signum, self.at, self.steps = signum, at, 0
+
+  def on_train_begin(self, logs=None):
+    if self.at == 0:
+      os.kill(os.getpid(), self.signum)
+
+  def on_train_batch_end(self, batch, logs=None):
+    self.steps += 1
+    if self.steps == self.at:
+      os.kill(os.getpid(), self.signum)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("at", [0, 1], ids=["while setting up", "after the first step"])
+def test_a_signal_before_the_first_checkpoint_loses_nothing(runs, tmp_path, at):
+  run_dir = str(tmp_path / "early")
+  config = run_config(run_dir, runs["idx_dir"], train_steps=6)  # Its first checkpoint would be at step 2.
+  with pytest.raises(preemption.TrainingStopped) as stopped:
+    train.train(config, extra_callbacks=[SignalAt(signal.SIGTERM, at)])
+  if at == 0:  # Nothing trained, nothing to save.
+    assert stopped.value.step is None and "nothing was trained" in str(stopped.value)
+    assert not glob.glob(ckpt(run_dir, "*") + "*")
+  else:
+    assert stopped.value.step == 1 and str(stopped.value) == (
+        f"Stopped by SIGTERM at step 1 of 6; saved {ckpt(run_dir, 1)}. Run the same command to resume from step 1.")
+    assert tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints")) == ckpt(run_dir, 1)
+  # The handlers are set back once training ends.
+  assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+  train.train(config)
+  assert_same_checkpoint(ckpt(run_dir, 6), ckpt(runs["straight"], 6))
+
+
+@pytest.mark.slow
+def test_a_second_signal_during_the_save_does_not_spoil_it(runs, tmp_path, monkeypatch, absl_records):
+  run_dir = str(tmp_path / "twice")
+  config = run_config(run_dir, runs["idx_dir"], train_steps=6)
+  real_save = tf.train.CheckpointManager.save
+
+  def save_interrupted(manager, *args, **kwargs):
+    if kwargs.get("checkpoint_number") == 3:  # The stop's save: Ctrl-C, as an impatient user presses it.
+      os.kill(os.getpid(), signal.SIGINT)
+    return real_save(manager, *args, **kwargs)
+
+  monkeypatch.setattr(tf.train.CheckpointManager, "save", save_interrupted)
+  with pytest.raises(preemption.TrainingStopped, match="at step 3 of 6"):
+    train.train(config, extra_callbacks=[SignalAt(signal.SIGTERM, 3)])
+  assert any("SIGINT received while stopping on SIGTERM" in m for m in absl_records), absl_records
+  monkeypatch.setattr(tf.train.CheckpointManager, "save", real_save)
+  assert tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints")) == ckpt(run_dir, 3)
+  train.train(config)
+  assert_same_checkpoint(ckpt(run_dir, 6), ckpt(runs["straight"], 6))
+
+
+@pytest.mark.slow
+def test_a_signal_during_an_evaluation_abandons_it_and_the_rerun_measures_that_step(runs, tmp_path, monkeypatch,
+                                                                                      absl_records):
+  measuring = dict(eval_every=3, eval_samples=40, eval_metrics="conditional_accuracy",
+                   evaluator_dir=str(tmp_path / "evaluators"), evaluator_epochs=1)
+  evaluator_lib.train_evaluator(run_config("", runs["idx_dir"], **measuring))
+  straight = str(tmp_path / "straight")
+  train.train(run_config(straight, runs["idx_dir"], train_steps=6, **measuring))
+  run_dir = str(tmp_path / "stopped")
+  config = run_config(run_dir, runs["idx_dir"], train_steps=6, **measuring)
+  real_generate = sources_lib.GeneratorSource.generate
+
+  def generate_then_signal(source, *args):
+    os.kill(os.getpid(), signal.SIGTERM)  # In the middle of measuring step 3.
+    return real_generate(source, *args)
+
+  monkeypatch.setattr(sources_lib.GeneratorSource, "generate", generate_then_signal)
+  with pytest.raises(preemption.TrainingStopped, match="at step 3 of 6"):
+    train.train(config)
+  monkeypatch.setattr(sources_lib.GeneratorSource, "generate", real_generate)
+  assert any("measurement of step 3 was abandoned" in m for m in absl_records)
+  metrics_path = RunDir(run_dir).metrics
+  with open(metrics_path) as f:
+    assert [json.loads(line)["source"] for line in f] == ["real_train"]  # Nothing of step 3 was written.
+  with open(metrics_path, "a") as f:
+    f.write('{"step": 3, "source": "generated", "conditional_acc')  # As a kill in the middle of a write leaves it.
+  train.train(config)
+  assert any(m.startswith(f"{metrics_path}: dropped its last line, cut short by an interrupted write") for m in
+             absl_records)
+  assert_same_checkpoint(ckpt(run_dir, 6), ckpt(runs["straight"], 6))  # Measuring changes no training state.
+
+  def measured(path):
+    with open(path) as f:
+      records = [json.loads(line) for line in f]  # Every line whole.
+    return [(r["step"], r["conditional_accuracy"]) for r in records if r["source"] == "generated"]
+
+  # Step 3 measured first by the rerun, with the figures the uninterrupted run had.
+  assert measured(metrics_path) == measured(RunDir(straight).metrics) and len(measured(metrics_path)) == 2
+
+
+# --- One writer per run directory ---------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_a_second_trainer_is_refused_at_once_naming_the_holder_and_writes_nothing(runs, tmp_path):
+  run_dir = str(tmp_path / "busy")
+  shutil.copytree(runs["four"], run_dir)
+  holder = subprocess.Popen([sys.executable, "-m", "tests.helpers.hold_run_lock", run_dir], cwd=REPO_ROOT,
+                            env=CLI_ENV, stdout=subprocess.PIPE, text=True)
+  try:
+    assert holder.stdout.readline() == "held\n"
+    before = tree_digest(run_dir)
+    with open(RunDir(run_dir).lock) as f:
+      record = json.load(f)
+    refused = subprocess.run(cli_command(run_dir, runs["idx_dir"], 8), cwd=REPO_ROOT, env=CLI_ENV,
+                             capture_output=True, text=True, timeout=300)
+  finally:
+    holder.kill()
+    holder.wait()
+  assert refused.returncode == main_lib.EXIT_USAGE
+  assert re.search(rf"^error: --run_dir: {re.escape(run_dir)} is being trained by another process \(pid "
+                   rf"{holder.pid} on {re.escape(record['host'])}, started {re.escape(record['started'])}; lock "
+                   rf"{re.escape(RunDir(run_dir).lock)}\)", refused.stderr, re.MULTILINE), refused.stderr[-3000:]
+  assert "Traceback" not in refused.stderr
+  assert tree_digest(run_dir) == before
+
+
+def drain(proc) -> threading.Thread:
+  """Reads the rest of `proc`'s stdout in a thread, so a full pipe never blocks it."""
+  thread = threading.Thread(target=proc.stdout.read, daemon=True)
+  thread.start()
+  return thread
+
+
+@pytest.mark.slow
+def test_the_holder_trains_on_as_alone_while_another_trainer_is_refused_and_exports_read_its_checkpoints(
+    stop_reference, tmp_path):
+  run_dir = str(tmp_path / "shared")
+  # A checkpoint after every step, for the readers below to race with.
+  first = start_and_watch(stop_command(run_dir, stop_reference["idx_dir"], checkpoint_every=1), tmp_path, "first")
+  exported, loaded = [], []
+  try:
+    wait_for_step(first, 2)
+    drain(first)
+    with pytest.raises(run_lock.RunDirBusyError, match=rf"is being trained by another process \(pid {first.pid} "):
+      train.train(run_config(run_dir, stop_reference["idx_dir"], train_steps=STOP_STEPS))
+    while first.poll() is None and len(loaded) < 20:
+      if not exported:
+        version = export.export(Config(mode="export", run_dir=run_dir, export_dir=str(tmp_path / "models"),
+                                       model_name="m"))
+        exported.append(version)
+      # What sample, eval and export read: the newest checkpoint that restores whole, checksums verified.
+      run = trained_run_lib.load_run_config(Config(mode="sample", run_dir=run_dir))
+      loaded.append(trained_run_lib.checkpoint_step(trained_run_lib.load_generator(run)[1]))
+    first.wait(timeout=300)
+  finally:
+    if first.poll() is None:
+      first.kill()
+      first.wait()
+  err = first.log_path.read_text()
+  assert first.returncode == 0, err[-3000:]
+  assert exported and loaded and all(0 < step <= STOP_STEPS for step in loaded), (exported, loaded)
+  served = tf.saved_model.load(exported[0])  # The export read a whole checkpoint, and serves it.
+  assert 0 < export.read_metadata(served)["training_step"] <= STOP_STEPS
+  images = served.signatures[export.SERVING_SEEDED](label=tf.constant([1], tf.int32),
+                                                    seed=tf.constant([1, 2], tf.int64))["images"]
+  assert images.shape[0] == 1
+  assert_same_checkpoint(ckpt(run_dir, STOP_STEPS), stop_reference["final"])
+
+
+# --- Nothing is written until the run is known to continue -----------------------------------------------------
+
+def tree_digest(directory: str) -> dict:
+  """Every file and folder under `directory` by relative path: a file's sha256, a folder's None. The lock
+  file is left out: taking the lock writes who holds it."""
+  digest = {}
+  for folder, subdirs, names in os.walk(directory):
+    for name in subdirs:
+      digest[os.path.relpath(os.path.join(folder, name), directory)] = None
+    for name in names:
+      path = os.path.join(folder, name)
+      if os.path.relpath(path, directory) != os.path.basename(RunDir(directory).lock):
+        with open(path, "rb") as f:
+          digest[os.path.relpath(path, directory)] = hashlib.sha256(f.read()).hexdigest()
+  return digest
+
+
+def _remove_config(run_dir):
+  os.remove(RunDir(run_dir).config)
+
+
+def _config_is(content):
+  def damage(run_dir):
+    overwrite(RunDir(run_dir).config, content)
+  return damage
+
+
+def _config_is_a_directory(run_dir):
+  _remove_config(run_dir)
+  os.makedirs(RunDir(run_dir).config)
+
+
+def _damage_every_checkpoint(run_dir):
+  for path in glob.glob(ckpt(run_dir, "*") + ".data-*"):
+    overwrite(path)
+
+
+REFUSALS = {
+    "another width": (None, dict(g_filters=64), ConfigError,
+                      r"^--g_filters: .* holds a run with g_filters=128, but this run has g_filters=64"),
+    "another width, config.json gone": (_remove_config, dict(g_filters=64), CheckpointError,
+                                        r"^no checkpoint in .* can be restored: .*config.json is missing"),
+    "another optimizer": (None, dict(optimizer="rmsprop"), ConfigError,
+                          r"^--optimizer: .* holds a run with optimizer='adam', but this run has optimizer='rmsprop'"),
+    "float64": (None, dict(precision="float64"), ConfigError, r"^--precision: .*float64 weights continue only"),
+    "float64, config.json gone": (_remove_config, dict(precision="float64"), CheckpointError,
+                                  r"^--precision=float64: the checkpoint .* holds float32 weights"),
+    "moving average switched on": (None, dict(ema_decay=0.999), ConfigError, r"^--ema_decay: "),
+    "config.json not UTF-8": (_config_is(b"\xff\xfe{\x00"), {}, ConfigError,
+                              r"^--run_dir: .*config.json is not a valid cgan_tf configuration \('utf-8' codec"),
+    "config.json a list": (_config_is(b"[]"), {}, ConfigError,
+                           r"config.json is not a valid cgan_tf configuration \(a configuration is a JSON object of "
+                           r"fields, got list \[\]\); restore it from a copy, or delete it"),
+    "config.json a string": (_config_is(b'"hello"'), {}, ConfigError, r"got str \"hello\""),
+    "config.json a directory": (_config_is_a_directory, {}, ConfigError,
+                                r"config.json is a directory, not the run's configuration file"),
+    "every checkpoint damaged": (_damage_every_checkpoint, {}, CheckpointError,
+                                 r"^no checkpoint in .* can be restored"),
+    "another trainer holds it": ("lock", {}, run_lock.RunDirBusyError, r"is being trained by another process"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", list(REFUSALS))
+def test_a_refused_resume_leaves_every_file_byte_identical(runs, tmp_path, policy, case):
+  prepare, overrides, error, message = REFUSALS[case]
+  run_dir = str(tmp_path / "run")
+  shutil.copytree(runs["four"], run_dir)
+  if callable(prepare):
+    prepare(run_dir)
+  before = tree_digest(run_dir)
+  with run_lock.RunLock(run_dir) if prepare == "lock" else contextlib.nullcontext():
+    with pytest.raises(error, match=message):
+      train.train(run_config(run_dir, runs["idx_dir"], train_steps=6, **overrides))
+  assert tree_digest(run_dir) == before
+  if case == "another width":  # The way out the message gives works: the original command resumes.
+    train.train(run_config(run_dir, runs["idx_dir"], train_steps=6))
+    assert_same_checkpoint(ckpt(run_dir, 6), ckpt(runs["straight"], 6))
+
+
+@pytest.mark.slow
+def test_an_allowed_change_is_logged_and_recorded(runs, tmp_path, absl_records):
+  run_dir = str(tmp_path / "run")
+  shutil.copytree(runs["four"], run_dir)
+  train.train(run_config(run_dir, runs["idx_dir"], train_steps=6, loss="hinge"))
+  assert f"Resuming with changes since {RunDir(run_dir).config} was written: --loss: nonsaturating -> hinge; " \
+         f"--train_steps: 4 -> 6" in absl_records
+  assert RunDir(run_dir).saved_config().loss == "hinge"
+
+
 # --- Bad input not covered elsewhere (RELIABILITY.md cites the existing tests for the rest) ----------------
 
 def test_unknown_dataset_name_is_refused_naming_the_flag():
@@ -231,9 +635,9 @@ def test_resuming_with_another_network_or_image_size_is_refused():
   saved = Config(run_dir="/r", network="cdcgan", image_shape=(28, 28, 1), num_classes=10)
   with pytest.raises(ConfigError, match=r"holds a run with network='cdcgan', but this run has "
                                         r"network='resnet'; its checkpoints cannot be resumed"):
-    validation.check_resumable(saved, saved.replace(network="resnet"))
+    resume.check_resumable(saved, saved.replace(network="resnet"))
   with pytest.raises(ConfigError, match=r"image_shape=\(28, 28, 1\), but this run has image_shape=\(64, 64, 1\)"):
-    validation.check_resumable(saved, saved.replace(image_shape=(64, 64, 1)))
+    resume.check_resumable(saved, saved.replace(image_shape=(64, 64, 1)))
 
 
 def test_corrupt_config_json_in_run_dir_is_named(tmp_path):
