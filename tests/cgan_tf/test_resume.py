@@ -1,11 +1,13 @@
 """cgan_tf/resume.py: every configuration field has a row in the resume table, and each row does what it says."""
 
 import dataclasses
+import os
 
 import pytest
 
 from cgan_tf import resume
 from cgan_tf.config import Config, ConfigError
+from tests.helpers.data import REPO_ROOT
 
 # A run with the options whose rows refuse only some changes switched on, so a change of them is allowed.
 SAVED = Config(run_dir="/r", image_shape=(28, 28, 1), num_classes=10, class_names=tuple("abcdefghij"),
@@ -75,6 +77,13 @@ def test_other_precision_and_recipe_changes_are_returned_for_the_log():
                      ("train_steps", 0, 800)]
   assert resume.describe_changes(changes) == ("--precision: auto -> mixed_float16; --loss: nonsaturating -> hinge; "
                                               "--train_steps: 0 -> 800")
+
+
+def test_the_docs_show_the_table_as_the_code_has_it():
+  with open(os.path.join(REPO_ROOT, "RELIABILITY.md"), encoding="utf-8") as f:
+    docs = f.read()
+  assert resume.markdown_table() in docs, ("RELIABILITY.md's resume table differs from the code's; paste the "
+                                           "output of `python -m cgan_tf.resume`")
 
 
 def test_incompatible_run_dir_is_refused():

@@ -510,7 +510,7 @@ def test_the_holder_trains_on_as_alone_while_another_trainer_is_refused_and_expo
     drain(first)
     with pytest.raises(run_lock.RunDirBusyError, match=rf"is being trained by another process \(pid {first.pid} "):
       train.train(run_config(run_dir, stop_reference["idx_dir"], train_steps=STOP_STEPS))
-    while first.poll() is None and len(loaded) < 20:
+    while first.poll() is None and len(loaded) < 5:
       if not exported:
         version = export.export(Config(mode="export", run_dir=run_dir, export_dir=str(tmp_path / "models"),
                                        model_name="m"))
@@ -693,3 +693,18 @@ def test_nothing_is_fetched_from_the_network_except_by_tfds():
       # The only download: TFDS preparing a data set the user named, in data.tfds.load_tfds.
       assert path == os.path.join("cgan_tf", "data", "tfds.py"), path
       assert source.count("download_and_prepare(") == 1
+
+
+# --- The document ------------------------------------------------------------------------------------------
+
+def test_every_test_the_document_cites_exists():
+  with open(os.path.join(REPO_ROOT, "RELIABILITY.md"), encoding="utf-8") as f:
+    cited = re.findall(r"`([\w/]+\.py)::(test_\w+)", f.read())
+  assert len(cited) > 50
+  sources = {path: open(path, encoding="utf-8").read()
+             for path in glob.glob(os.path.join(REPO_ROOT, "tests", "**", "test_*.py"), recursive=True)}
+  missing = [f"{name}::{test}" for name, test in cited
+             if not any(path.endswith(os.sep + name) and re.search(rf"^def {test}\(", source, re.MULTILINE)
+                        for path, source in sources.items())]
+  assert not missing, f"RELIABILITY.md cites tests that do not exist: {missing}"
+
