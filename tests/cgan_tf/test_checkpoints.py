@@ -16,6 +16,7 @@ from cgan_tf import checkpoints
 from cgan_tf import loss_scale
 from cgan_tf import train
 from cgan_tf.checkpoints import CheckpointError, NonFiniteError
+from cgan_tf.config import ConfigError
 from cgan_tf.run_dir import RunDir
 from tests.helpers.runs import assert_same_checkpoint, ckpt, overwrite, run_config
 
@@ -174,6 +175,12 @@ def test_float64_run_is_not_continued_in_float32(smoke_config, policy):
   train.train(config)
   directory = RunDir(config.run_dir).checkpoints
   before = {name: os.path.getmtime(os.path.join(directory, name)) for name in os.listdir(directory)}
+  # The run's config.json says float64: refused before anything is built.
+  with pytest.raises(ConfigError, match=r"^--precision: .* holds a run with --precision=float64, this run has "
+                                        r"--precision=float32; float64 weights continue only in float64"):
+    train.train(config.replace(train_steps=2, precision="float32"))
+  # Without it, the checkpoint's own weights say so, before anything is restored.
+  os.remove(RunDir(config.run_dir).config)
   with pytest.raises(checkpoints.CheckpointError, match=r"--precision=float32: .* float64 weights"):
     train.train(config.replace(train_steps=2, precision="float32"))
   assert {name: os.path.getmtime(os.path.join(directory, name)) for name in os.listdir(directory)} == before
