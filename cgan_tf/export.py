@@ -313,6 +313,59 @@ def existing_versions(model_dir: str) -> list:
                 if name.rstrip("/").isdigit())
 
 
+def _is_version_dir(path: str) -> bool:
+  return tf.io.gfile.exists(os.path.join(path, "saved_model.pb"))
+
+
+def newest_version_dir(model_dir: str) -> Optional[str]:
+  """The highest numeric version directory holding a SavedModel (the one TF Serving serves), or None."""
+  if not tf.io.gfile.isdir(model_dir):
+    return None
+  for version in reversed(existing_versions(model_dir)):
+    if _is_version_dir(os.path.join(model_dir, str(version))):
+      return os.path.join(model_dir, str(version))
+  return None
+
+
+def find_saved_model(path: str, flag: str, model_name: str = "") -> str:
+  """The SavedModel version directory `path` names, as TF Serving would serve it.
+
+  Accepts one version's directory (it holds saved_model.pb), a model directory of numeric versions (the
+  highest is taken, as TF Serving does), or a model base directory (--mode=export's --export_dir) holding
+  <model_name>/ or exactly one model directory.
+
+  Args:
+    path: the directory given.
+    flag: the flag that gave it, for the error (e.g. "eval_source").
+    model_name: in a base directory of several models, the one to take.
+
+  Raises:
+    ConfigError: naming --`flag` and `path` when none of these holds a SavedModel.
+  """
+  if not path:
+    raise ConfigError(f"--{flag}: is required (an exported model's directory)")
+  if _is_version_dir(path):
+    return path
+  found = newest_version_dir(path)
+  if found:
+    return found
+  if not tf.io.gfile.isdir(path):
+    raise ConfigError(f"--{flag}: {path} does not exist")
+  if model_name:
+    found = newest_version_dir(os.path.join(path, model_name))
+    if found:
+      return found
+  models = [name.rstrip("/") for name in sorted(tf.io.gfile.listdir(path))
+            if newest_version_dir(os.path.join(path, name.rstrip("/")))]
+  if len(models) == 1:
+    return newest_version_dir(os.path.join(path, models[0]))
+  if models:
+    raise ConfigError(f"--{flag}: {path} holds several models ({', '.join(models)}); pass one of them, "
+                      f"e.g. --{flag}={os.path.join(path, models[0])}")
+  raise ConfigError(f"--{flag}: {path} holds no model: no saved_model.pb, no numeric version directory with "
+                    f"one, and no model directory of such versions")
+
+
 def choose_version(model_dir: str, requested: int, next_free: bool) -> int:
   """`requested` if it is free; else, when allowed, the number above every existing version.
 
@@ -357,9 +410,10 @@ def build_metadata(config: Config, training_step: int, checkpoint_path: str, wei
       "latent_dim": config.latent_dim,
       "max_batch": config.max_batch,
       "training_step": training_step,
-      "checkpoint": checkpoint_path,
+      # Published: no path of the machine that made it. The checkpoint by its name in the run.
+      "checkpoint": os.path.basename(checkpoint_path),
       "weights": weights,
-      "config": config.to_dict(),
+      "config": config.without_paths().to_dict(),
       "cgan_tf_version": cgan_tf.__version__,
       "tensorflow_version": tf.__version__,
       "exported_at_unix": int(time.time()),

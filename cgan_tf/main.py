@@ -23,6 +23,7 @@ from absl import app  # noqa: E402  pylint: disable=wrong-import-position
 from absl import flags  # noqa: E402  pylint: disable=wrong-import-position
 from absl import logging  # noqa: E402  pylint: disable=wrong-import-position
 
+from cgan_tf import demo  # noqa: E402  pylint: disable=wrong-import-position
 from cgan_tf import export  # noqa: E402  pylint: disable=wrong-import-position
 from cgan_tf import flags as flag_groups  # noqa: E402,F401  pylint: disable=wrong-import-position
 from cgan_tf import generate  # noqa: E402  pylint: disable=wrong-import-position
@@ -54,6 +55,7 @@ MODES = Registry("mode", {
                          "statistics) and write real_examples.png to --output_dir (or --run_dir)"),
     "train_evaluator": Mode(report.train_evaluator, "train and cache the evaluator classifier"),
     "eval": Mode(report.evaluate, "measure a checkpoint or an export"),
+    "demo": Mode(demo.launch, "a local web page over the export in --export_dir, on 127.0.0.1:--demo_port"),
 })
 # Errors that mean: fix the command or the data (exit status 2), each with a message naming the cause.
 USAGE_ERRORS = (ConfigError, DataError, CheckpointError, NonFiniteError)

@@ -109,7 +109,7 @@ RULES: Dict[str, Rule] = {
                          "ema_start", "noise", "d_dropout"),
             "the recipe from here on: the state restores as it is and trains on under the new value"),
     **_rows(MAY_CHANGE, ("g_learning_rate", "d_learning_rate", "beta_1", "beta_2", "batch_size", "epochs",
-                         "train_steps", "seed", "deterministic"),
+                         "train_steps", "train_images", "seed", "deterministic"),
             "how training continues from the restored state (the flags' learning rates replace the "
             "checkpoint's; the length sets where a decay ends)"),
     **_rows(MAY_CHANGE, ("data_source", "data_dir", "tfds_data_dir", "image_size", "channels", "resize_mode",
@@ -123,11 +123,11 @@ RULES: Dict[str, Rule] = {
             "outputs, how often they are written and how the run is watched (--train_minutes budgets each "
             "process; --allow_single_class only permits data, whose classes must match)"),
     **_rows(FREE, ("evaluator_dir", "evaluator_epochs", "eval_every", "eval_samples", "eval_metrics", "eval_seed",
-                   "eval_source", "eval_report", "cas_epochs", "keep_best"),
+                   "eval_source", "eval_report", "cas_epochs", "keep_best", "train_eval_samples"),
             "measuring: each line of metrics.jsonl records its step and figures"),
     **_rows(FREE, ("label", "num_images", "output_dir", "interpolate", "truncation", "export_dir", "model_name",
-                   "export_version", "export_next_free_version", "max_batch", "export_source"),
-            "the sample and export modes' options, which training does not read"),
+                   "export_version", "export_next_free_version", "max_batch", "export_source", "demo_port"),
+            "the sample, export and demo modes' options, which training does not read"),
 }
 
 
@@ -156,8 +156,8 @@ def check_resumable(saved: Config, config: Config) -> List[Tuple[str, object, ob
     if rule.kind == MUST_MATCH:
       way_out = rule.way_out or f"rerun with --{name}={_shown(before)}, or use a new --run_dir"
       raise ConfigError(
-          f"--{rule.flag or name}: {config.run_dir} holds a run with {name}={before!r}, but this run has {name}={after!r}; "
-          f"its checkpoints cannot be resumed ({rule.why}). To continue it, {way_out}.")
+          f"--{rule.flag or name}: {config.run_dir} holds a run with {name}={before!r}, but this run has "
+          f"{name}={after!r}; its checkpoints cannot be resumed ({rule.why}). To continue it, {way_out}.")
     message = rule.refused(saved, config) if rule.refused else None
     if message:
       raise ConfigError(message)

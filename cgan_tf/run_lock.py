@@ -15,7 +15,7 @@ import errno
 import fcntl
 import json
 import os
-import socket
+import platform
 import sys
 
 from absl import logging
@@ -31,7 +31,8 @@ class RunDirBusyError(ConfigError):
 def holder_record() -> dict:
   """What the lock file says about this process."""
   started = datetime.datetime.now(datetime.timezone.utc).astimezone()
-  return dict(pid=os.getpid(), host=socket.gethostname(), started=started.isoformat(timespec="seconds"),
+  # platform.node() is the host name socket.gethostname() gives, without a network module in the package.
+  return dict(pid=os.getpid(), host=platform.node(), started=started.isoformat(timespec="seconds"),
               command=" ".join(sys.argv))
 
 

@@ -154,8 +154,27 @@ def resolve_training_config(config: Config):
 
 
 def total_steps(config: Config, num_examples: int) -> int:
-  return config.train_steps or config.epochs * pipeline.steps_per_epoch(
-      num_examples, pipeline.examples_per_step(config.batch_size, config.d_steps))
+  """The run's length in train steps: --train_steps, else --epochs passes over the data, else
+  --train_images real images (each step shows D d_steps batches), rounded up to a whole number of
+  --steps_per_execution calls, so every step a checkpoint, grid or measurement names is one that trains.
+
+  Raises:
+    ConfigError: if a global batch is larger than the data set.
+  """
+  examples_per_step = pipeline.examples_per_step(config.batch_size, config.d_steps)
+  steps_per_epoch = pipeline.steps_per_epoch(num_examples, examples_per_step)
+  if config.train_steps:
+    return config.train_steps  # A multiple of --steps_per_execution (validation checks it).
+  if config.epochs:
+    steps, length = config.epochs * steps_per_epoch, f"--epochs={config.epochs} ({steps_per_epoch} steps each)"
+  else:
+    steps, length = math.ceil(config.train_images / examples_per_step), f"--train_images={config.train_images}"
+  calls = config.steps_per_execution
+  aligned = math.ceil(steps / calls) * calls
+  if aligned != steps:
+    logging.info("Length: %s is %d steps, rounded up to %d, a whole number of --steps_per_execution=%d calls",
+                 length, steps, aligned, calls)
+  return aligned
 
 
 def train(config: Config, extra_callbacks=()) -> gan.ConditionalGAN:
@@ -250,11 +269,16 @@ def _train_locked(config: Config, saved, strategy, output_dir: str, extra_callba
     apply_learning_rates(model, config)
 
   examples_per_step = pipeline.examples_per_step(config.batch_size, config.d_steps)
-  steps_per_epoch = pipeline.steps_per_epoch(len(data.labels), examples_per_step)
   if start_step >= total:
     logging.info("Run in %s is already at step %d of %d; nothing to train", config.run_dir, start_step,
                  total)
     return model
+  if (total - start_step) % config.steps_per_execution:
+    # Each call trains steps_per_execution steps: from this step the run would pass its last step.
+    raise ConfigError(f"--steps_per_execution: the run in {config.run_dir} resumes at step {start_step}, "
+                      f"{total - start_step} steps before its end at {total}, which is not a whole number of "
+                      f"calls of {config.steps_per_execution} steps; resume with a --steps_per_execution that "
+                      f"divides {total - start_step} (1 always does)")
 
   # The run continues: from here on its directory is written.
   if is_chief:
@@ -291,8 +315,10 @@ def _train_locked(config: Config, saved, strategy, output_dir: str, extra_callba
   dataset = pipeline.distributed_dataset(strategy, data, config.batch_size, config.seed, start_step,
                                         config.d_steps, networks.get(config.network).output)
   try:
-    model.fit(dataset, epochs=math.ceil(total / steps_per_epoch), initial_epoch=start_step // steps_per_epoch,
-              steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=0,
+    # One Keras "epoch" of every remaining step: the data stream runs over epochs of its own (a permutation
+    # per pass, pipeline.train_dataset), and a Keras epoch that is not a whole number of
+    # --steps_per_execution calls would train past the steps it counts.
+    model.fit(dataset, epochs=1, steps_per_epoch=total - start_step, callbacks=callbacks, verbose=0,
               shuffle=False)
   except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError) as e:
     if not multi_worker:

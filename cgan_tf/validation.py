@@ -63,7 +63,7 @@ def validate(config: Config) -> Config:
   _validate_gan_options(config)
   # inspect_data trains nothing, so an --output_dir for its report is enough.
   _check(bool(config.run_dir) or (config.mode == "inspect_data" and bool(config.output_dir))
-         or config.mode == "train_evaluator"
+         or config.mode in ("train_evaluator", "demo")
          or (config.mode == "eval" and config.eval_source not in ("checkpoint", "best")
              and bool(config.eval_report)), "run_dir",
          "is required (the directory for checkpoints, samples and logs; --mode=eval of a SavedModel "
@@ -75,11 +75,11 @@ def validate(config: Config) -> Config:
                "sample_every", "samples_per_class", "log_every", "steps_per_execution", "num_images"):
     value = getattr(config, name)
     _check(isinstance(value, int) and value > 0, name, f"must be a positive integer, got {value!r}")
-  for name in ("epochs", "train_steps", "num_cpu_devices"):
+  for name in ("epochs", "train_steps", "train_images", "num_cpu_devices"):
     value = getattr(config, name)
     _check(isinstance(value, int) and value >= 0, name, f"must be a non-negative integer, got {value!r}")
-  _check(config.epochs > 0 or config.train_steps > 0, "train_steps",
-         "either --epochs or --train_steps must be positive")
+  _check(config.epochs > 0 or config.train_steps > 0 or config.train_images > 0, "train_images",
+         "one of --train_steps, --epochs or --train_images must be positive (the run's length)")
   _check(0.0 <= config.train_minutes < float("inf"), "train_minutes",
          f"must be a non-negative number of minutes (0: no time limit), got {config.train_minutes!r}")
   for name in ("g_learning_rate", "d_learning_rate"):
@@ -127,6 +127,11 @@ def validate(config: Config) -> Config:
            f"must be a non-negative integer (0: the checkpoint's training step), "
            f"got {config.export_version!r}")
     _check_choice(config, "export_source", trained_run.EXPORT_SOURCES)
+  if config.mode == "demo":
+    _check(bool(config.export_dir), "export_dir", "is required with --mode=demo (an export: one version's "
+           "directory, a model directory of versions, or --mode=export's --export_dir)")
+    _check(isinstance(config.demo_port, int) and 0 <= config.demo_port <= 65535, "demo_port",
+           f"must be a TCP port, 1 to 65535, or 0 for a free one, got {config.demo_port!r}")
   _check(isinstance(config.max_batch, int) and config.max_batch > 0, "max_batch",
          f"must be a positive integer (the largest batch one serving request may ask for), "
          f"got {config.max_batch!r}")
@@ -192,7 +197,7 @@ def _validate_watching_and_sampling(config: Config) -> None:
 
 def _validate_evaluation(config: Config) -> None:
   """The measuring flags (cgan_tf/evaluation)."""
-  for name in ("evaluator_epochs", "eval_samples", "cas_epochs"):
+  for name in ("evaluator_epochs", "eval_samples", "train_eval_samples", "cas_epochs"):
     value = getattr(config, name)
     _check(isinstance(value, int) and value > 0, name, f"must be a positive integer, got {value!r}")
   _check(isinstance(config.eval_every, int) and config.eval_every >= 0, "eval_every",

@@ -13,7 +13,7 @@ from tensorflow.python.framework import config as tf_framework_config  # pylint:
 
 from cgan_tf.config import Config
 from tests.helpers.data import make_idx_dataset
-from tests.helpers.runs import run_config
+from tests.helpers.runs import QUIET, run_config
 
 NUM_LOGICAL_CPUS = 4
 # The combination matrix's cells (tests/e2e/test_matrix.py), by node id.
@@ -34,7 +34,7 @@ def smoke_config(tmp_path, idx_dir):
   def make(**overrides) -> Config:
     values = dict(run_dir=str(tmp_path / "run"), dataset="synthetic", data_source="idx", data_dir=idx_dir,
                   batch_size=32, train_steps=4, checkpoint_every=2, sample_every=2, log_every=1,
-                  samples_per_class=3, verbose=0, seed=7)
+                  samples_per_class=3, verbose=0, seed=7, **QUIET)
     values.update(overrides)
     return Config(**values)
 

@@ -33,6 +33,7 @@ if __package__ in (None, ""):  # Run as `python tools/<name>.py`: the repository
   sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tools.benchmarks import common  # noqa: E402
+from tools.benchmarks import training  # noqa: E402
 
 REPO_ROOT = common.REPO_ROOT
 
@@ -66,7 +67,8 @@ RECIPES = {
 }
 # A length no budget reaches: what a recipe trains for when the clock stops it.
 UNBOUNDED_STEPS = 100000000
-COMMON = ["--dataset=fashion_mnist", "--network=cdcgan", f"--train_steps={UNBOUNDED_STEPS}", "--checkpoint_every=500",
+# The named recipes are flags over the reference recipe, which its preset spells out whatever the defaults.
+COMMON = ["--flagfile=configs/fmnist_reference.cfg", f"--train_steps={UNBOUNDED_STEPS}", "--checkpoint_every=500",
           "--sample_every=500", "--log_every=100", "--verbose=0", "--keep_checkpoints=1"]
 
 
@@ -111,7 +113,7 @@ def probe(name: str, run_dir: str, args, extra: list) -> dict:
   settings. The probe trains in a temporary directory of its own; `run_dir` only completes the flags."""
   spec = dict(flags=[*recipe_flags(name), f"--run_dir={run_dir}", *extra], steps=args.probe_steps,
               warmup=args.probe_warmup, plan=True, name=name)
-  return common.run_child("cgan_steps", spec)
+  return common.run_child(training.cgan_steps, spec)
 
 
 def run(name: str, args, extra: list) -> dict:
@@ -130,7 +132,7 @@ def run(name: str, args, extra: list) -> dict:
   if name.endswith(".cfg"):
     train.append("--verbose=0")
   if args.eval_every:
-    train += [f"--eval_every={args.eval_every}", f"--eval_samples={args.curve_samples}",
+    train += [f"--eval_every={args.eval_every}", f"--train_eval_samples={args.curve_samples}",
               "--eval_metrics=conditional_accuracy,frechet"]
   start = time.time()
   log_path = run_dir + ".log"

@@ -73,7 +73,7 @@ class EvalCallback(callbacks.StepCallback):
   def _prepare(self):
     # Loading the data and the evaluator (training it if the cache has none) happens once, up front,
     # rather than in the middle of the first interval.
-    self.measurement = report.prepare(self.config)
+    self.measurement = report.prepare(self.config, "train_eval_samples")
     if self.config.keep_best:
       # The weights that sample (the moving average if the run keeps one), under the name
       # `trained_run.load_generator(config, "best")` restores.

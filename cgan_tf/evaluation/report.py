@@ -48,12 +48,15 @@ class Measurement:
     evaluator: the trained evaluator.
     train_data: the real train split (for the floor).
     test_data: the real test split (the reference).
+    samples_flag: the field that says how many images a measurement takes: eval_samples (--mode=eval) or
+      train_eval_samples (each measurement during training).
   """
 
   def __init__(self, config: Config, evaluator: evaluator_lib.Evaluator, train_data: data_lib.ImageData,
-               test_data: data_lib.ImageData):
+               test_data: data_lib.ImageData, samples_flag: str = "eval_samples"):
     self.num_classes = len(test_data.class_names)
-    self.per_class = config.eval_samples // self.num_classes
+    samples = getattr(config, samples_flag)
+    self.per_class = samples // self.num_classes
     self.conditional = not config.unconditional
     self.names = metric_names(config)
     if not self.conditional:
@@ -68,7 +71,7 @@ class Measurement:
     needed = {name: metrics_lib.METRICS[name].min_per_class for name in self.names}
     short = [f"{name} needs {count}" for name, count in needed.items() if self.per_class < count]
     if short:
-      raise ConfigError(f"--eval_samples: {config.eval_samples} gives {self.per_class} images for each of the "
+      raise ConfigError(f"--{samples_flag}: {samples} gives {self.per_class} images for each of the "
                         f"{self.num_classes} classes; {', '.join(short)}")
     self.seed = config.eval_seed
     self.evaluator = evaluator
@@ -138,12 +141,13 @@ def generator_source(generator, config: Config, description: str) -> sources.Gen
                                  config.noise)
 
 
-def prepare(config: Config) -> Measurement:
-  """Loads both real splits and the data set's evaluator (training it if the cache has none)."""
+def prepare(config: Config, samples_flag: str = "eval_samples") -> Measurement:
+  """Loads both real splits and the data set's evaluator (training it if the cache has none); each
+  measurement takes the images `samples_flag` names (see `Measurement`)."""
   train_data = data_lib.load(config, "train")
   test_data = data_lib.load(config, "test")
   evaluator = evaluator_lib.load_evaluator(config, train_data)
-  return Measurement(config, evaluator, train_data, test_data)
+  return Measurement(config, evaluator, train_data, test_data, samples_flag)
 
 
 def format_table(generated: dict, floor: dict) -> str:
@@ -178,7 +182,7 @@ def resolve_source(config: Config):
   if from_checkpoint:
     validation.check_architecture(run_config)
     generator, path = trained_run.load_generator(run_config, CHECKPOINT_SOURCES[config.eval_source])
-    return (run_config, generator_source(generator, run_config, f"checkpoint:{path}"),
+    return (run_config, generator_source(generator, run_config, f"{config.eval_source}:{os.path.basename(path)}"),
             trained_run.checkpoint_step(path))
   source = sources.SavedModelSource(config.eval_source)
   step = source.metadata.get("training_step")
@@ -202,7 +206,8 @@ def evaluate(config: Config) -> dict:
       eval_samples=measurement.per_class * test_classes, per_class=measurement.per_class,
       eval_seed=config.eval_seed, reference="real test split "
       f"({len(measurement.reference.labels)} images)",
-      evaluator=dict(path=evaluator_lib.cache_dir(run_config),
+      # The evaluator by what it is, not where this machine caches it: the report is published.
+      evaluator=dict(dataset=run_config.dataset, epochs=measurement.evaluator.info.get("epochs"),
                      test_accuracy=measurement.evaluator.info.get("test_accuracy")),
       headline=[name for name in metrics_lib.headline() if name in generated],
       generated=generated, real_train=floor, seconds=round(time.time() - start, 1))

@@ -77,30 +77,11 @@ class GeneratorSource(SampleSource):
     return samples.to_uint8(self.generator(inputs, training=False), self.output)
 
 
-def resolve_saved_model_dir(path: str) -> str:
-  """`path` if it holds a SavedModel; else its highest numeric version (TF Serving's layout
-  <export_dir>/<model_name>/<version>/).
-
-  Raises:
-    ConfigError: naming --eval_source if neither is there.
-  """
-  if tf.io.gfile.exists(os.path.join(path, "saved_model.pb")):
-    return path
-  versions = []
-  if tf.io.gfile.isdir(path):
-    versions = sorted(int(name.rstrip("/")) for name in tf.io.gfile.listdir(path)
-                      if name.rstrip("/").isdigit())
-  if versions and tf.io.gfile.exists(os.path.join(path, str(versions[-1]), "saved_model.pb")):
-    return os.path.join(path, str(versions[-1]))
-  raise ConfigError(f"--eval_source: {path} is neither a SavedModel directory nor a model directory of "
-                    "numeric SavedModel versions")
-
-
 class SavedModelSource(SampleSource):
   """An exported SavedModel, called through its (label, noise) -> images signature: what is served."""
 
   def __init__(self, path: str):
-    self.path = resolve_saved_model_dir(path)
+    self.path = export.find_saved_model(path, "eval_source")
     self.loaded = tf.saved_model.load(self.path)
     names = [name for name in LATENT_SIGNATURES if name in self.loaded.signatures]
     if not names:
@@ -118,7 +99,8 @@ class SavedModelSource(SampleSource):
       self.batch_size = min(BATCH_SIZE, int(self.metadata["max_batch"]))
     if "metadata_json" in self.metadata:
       self.noise = json.loads(self.metadata["metadata_json"].decode()).get("noise", "normal")
-    self.description = f"savedmodel:{self.path}"
+    # The model's name and version, not where this machine keeps it: the report is published with it.
+    self.description = "savedmodel:" + "/".join(os.path.normpath(self.path).split(os.sep)[-2:])
 
   def _render(self, noise, labels):
     if labels is None:

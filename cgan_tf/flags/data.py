@@ -5,6 +5,7 @@ from absl import flags
 from cgan_tf import config as config_lib
 from cgan_tf import data as data_lib
 from cgan_tf.data import own_images
+from cgan_tf.flags.help import described
 
 _DEFAULTS = config_lib.Config()
 
@@ -27,13 +28,12 @@ flags.DEFINE_integer("image_size", _DEFAULTS.image_size, "folder/npz: resize eve
                      "first image's size for a folder.")
 flags.DEFINE_integer("channels", _DEFAULTS.channels, "folder/npz: 1 (gray) or 3 (RGB), converting either "
                      "way. 0: as the data (a folder is 1 if every image is gray, else 3).")
-flags.DEFINE_enum("resize_mode", _DEFAULTS.resize_mode, own_images.RESIZE_MODES,
-                  "folder/npz, images of another shape: crop (scale to cover, cut the centre), pad (scale "
-                  "to fit, black borders) or stretch (change the aspect ratio).")
+flags.DEFINE_enum("resize_mode", _DEFAULTS.resize_mode, list(own_images.RESIZE_MODES),
+                  "folder/npz, images of another shape. " + described(own_images.RESIZE_MODES))
 flags.DEFINE_float("holdout_fraction", _DEFAULTS.holdout_fraction, "folder/npz: fraction of each class "
                    "held out as the 'test' split for evaluation, chosen by --seed.")
 flags.DEFINE_bool("allow_single_class", _DEFAULTS.allow_single_class, "folder/npz: train on a set with "
                   "one class (or a folder without subdirectories) as class 0.")
-flags.DEFINE_enum("bad_images", _DEFAULTS.bad_images, own_images.BAD_IMAGE_POLICIES,
-                  "folder: what to do with files that are not images or do not decode: error (stop, "
-                  "naming them) or skip (leave them out with a warning naming each).")
+flags.DEFINE_enum("bad_images", _DEFAULTS.bad_images, list(own_images.BAD_IMAGE_POLICIES),
+                  "folder: what to do with files that are not images or do not decode. "
+                  + described(own_images.BAD_IMAGE_POLICIES))

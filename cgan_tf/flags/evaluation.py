@@ -15,8 +15,11 @@ flags.DEFINE_integer("evaluator_epochs", _DEFAULTS.evaluator_epochs, "Epochs of 
                      "on the real train split.")
 flags.DEFINE_integer("eval_every", _DEFAULTS.eval_every, "During training: measure the generator every N "
                      "steps (TensorBoard eval/*, <run_dir>/metrics.jsonl); 0 turns it off.")
-flags.DEFINE_integer("eval_samples", _DEFAULTS.eval_samples, "Images per measurement, equal per class "
-                     "(generated, and real train images for the floor).")
+flags.DEFINE_integer("eval_samples", _DEFAULTS.eval_samples, "--mode=eval: images per measurement, equal per "
+                     "class (generated, and real train images for the floor).")
+flags.DEFINE_integer("train_eval_samples", _DEFAULTS.train_eval_samples, "Images per measurement during "
+                     "training (--eval_every), equal per class; fewer than --mode=eval's --eval_samples, so "
+                     "measuring costs little training time.")
 flags.DEFINE_list("eval_metrics", _DEFAULTS.eval_metrics, "Comma-separated metrics from the registry in "
                   f"cgan_tf/evaluation/metrics.py: {', '.join(metrics.METRICS)}.")
 flags.DEFINE_integer("eval_seed", _DEFAULTS.eval_seed, "Seed of the evaluation noise and subsets (the same "

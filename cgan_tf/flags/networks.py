@@ -6,6 +6,7 @@ from cgan_tf import config as config_lib
 from cgan_tf import layers as cgan_layers
 from cgan_tf import networks
 from cgan_tf import rng
+from cgan_tf.flags.help import described
 
 _DEFAULTS = config_lib.Config()
 
@@ -22,15 +23,10 @@ flags.DEFINE_integer("d_filters", _DEFAULTS.d_filters, "cdcgan, resnet: channels
 flags.DEFINE_float("d_dropout", _DEFAULTS.d_dropout, "Dropout rate before the discriminator's logit.")
 flags.DEFINE_bool("unconditional", _DEFAULTS.unconditional, "Train without labels (num_classes = 0): no label "
                   "input in either network, and an export whose signatures take no label.")
-flags.DEFINE_enum("g_conditioning", _DEFAULTS.g_conditioning, networks.G_CONDITIONINGS,
-                  "How the generator takes the label. auto: the network's own. channel: Embedding -> Dense as an "
-                  "extra feature map (cdcgan). concat: one-hot concatenated with the noise (keras_book, mlp). "
-                  "cbn: conditional batch normalization, a scale and offset per class in every stage.")
-flags.DEFINE_enum("d_conditioning", _DEFAULTS.d_conditioning, networks.D_CONDITIONINGS,
-                  "How the discriminator takes the label. auto: the network's own. channel: Embedding -> "
-                  "Dense(H*W) as an extra image channel (cdcgan). concat: one-hot -> Dense(H*W) channel (keras_book) "
-                  "or one-hot concatenated with the features (mlp). projection: logit + <embed(y), features> "
-                  "(Miyato & Koyama 2018).")
+flags.DEFINE_enum("g_conditioning", _DEFAULTS.g_conditioning, list(networks.G_CONDITIONINGS),
+                  "How the generator takes the label. " + described(networks.G_CONDITIONINGS))
+flags.DEFINE_enum("d_conditioning", _DEFAULTS.d_conditioning, list(networks.D_CONDITIONINGS),
+                  "How the discriminator takes the label. " + described(networks.D_CONDITIONINGS))
 flags.DEFINE_bool("spectral_norm", _DEFAULTS.spectral_norm, "Spectral normalization of every discriminator "
                   "weight (Miyato et al. 2018).")
 flags.DEFINE_integer("d_minibatch_std", _DEFAULTS.d_minibatch_std, "cdcgan, resnet: the minibatch standard "
@@ -38,12 +34,10 @@ flags.DEFINE_integer("d_minibatch_std", _DEFAULTS.d_minibatch_std, "cdcgan, resn
                      "consecutive examples (StyleGAN: 4; 0: none). D sees how much a group's features vary, so a "
                      "generator that makes near-copies is told apart from data. The batch on each replica must "
                      "hold whole groups.")
-flags.DEFINE_enum("image_conv", _DEFAULTS.image_conv, cgan_layers.IMAGE_CONVS,
+flags.DEFINE_enum("image_conv", _DEFAULTS.image_conv, list(cgan_layers.IMAGE_CONVS),
                   "How the generator's image layer (cdcgan's 7x7 and resnet's 3x3 convolution to the image's "
                   "channels) is computed; same weights and function either way, so checkpoints move between "
-                  "them. depthwise: a depthwise convolution summed over channels, with the gradients of the "
-                  "transposed convolution (oneDNN runs a convolution to 1-4 channels at a few GFLOP/s, this "
-                  "form several times faster, but slower under XLA); standard: Conv2D; auto: depthwise unless "
-                  "--xla=on or TensorFlow sees a GPU or TPU.")
-flags.DEFINE_enum("noise", _DEFAULTS.noise, rng.NOISE_DISTRIBUTIONS, "Generator noise: standard normal, "
+                  "them (oneDNN runs a convolution to 1-4 channels at a few GFLOP/s, the depthwise form several "
+                  "times faster, but slower under XLA). " + described(cgan_layers.IMAGE_CONVS))
+flags.DEFINE_enum("noise", _DEFAULTS.noise, list(rng.NOISE_DISTRIBUTIONS), "Generator noise: standard normal, "
                   "or uniform in [-1, 1].")

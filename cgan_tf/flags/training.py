@@ -9,6 +9,7 @@ from cgan_tf import gan
 from cgan_tf import losses
 from cgan_tf import optimizers
 from cgan_tf import schedules
+from cgan_tf.flags.help import described
 
 _DEFAULTS = config_lib.Config()
 
@@ -33,22 +34,26 @@ flags.DEFINE_integer("ema_start", _DEFAULTS.ema_start, "The step from which the 
 flags.DEFINE_enum("optimizer", _DEFAULTS.optimizer, list(optimizers.OPTIMIZERS),
                   "Optimizer of both networks (each has its own instance and learning rate). beta_1/beta_2 "
                   "apply to adam; rmsprop and sgd use their Keras defaults otherwise.")
-flags.DEFINE_enum("update_scheme", _DEFAULTS.update_scheme, gan.UPDATE_SCHEMES,
-                  "alternating: D steps, then G steps on fresh noise through the updated D (the source "
-                  "material's order). simultaneous: both from one forward pass (cheaper; the reference "
-                  "cDCGAN collapsed with it on Fashion-MNIST).")
+flags.DEFINE_enum("update_scheme", _DEFAULTS.update_scheme, list(gan.UPDATE_SCHEMES),
+                  described(gan.UPDATE_SCHEMES))
 flags.DEFINE_integer("d_steps", _DEFAULTS.d_steps, "Discriminator updates per generator update, each on its "
                      "own batch of real data (a step then consumes d_steps batches).")
 flags.DEFINE_integer("batch_size", _DEFAULTS.batch_size, "Global batch size (over all replicas).")
-flags.DEFINE_integer("epochs", _DEFAULTS.epochs, "Passes over the training set (ignored if --train_steps).")
-flags.DEFINE_integer("train_steps", _DEFAULTS.train_steps, "Total train steps; 0 means --epochs passes.")
+flags.DEFINE_integer("train_steps", _DEFAULTS.train_steps, "The run's length in train steps; 0: --epochs, or "
+                     "else --train_images, decides it.")
+flags.DEFINE_integer("epochs", _DEFAULTS.epochs, "The run's length in passes over the training set, when "
+                     "--train_steps is 0; 0: --train_images decides it.")
+flags.DEFINE_integer("train_images", _DEFAULTS.train_images, "The run's length in real images the "
+                     "discriminator sees (--d_steps batches a step), when --train_steps and --epochs are 0: "
+                     "the recommended recipe's length whatever the data set's size (1,200,000: 20 epochs of "
+                     "Fashion-MNIST). Rounded up to whole --steps_per_execution calls.")
 flags.DEFINE_float("train_minutes", _DEFAULTS.train_minutes, "Stop after this many minutes of training in this "
                    "process (evaluation time not counted), with a checkpoint; 0: no time limit.")
 flags.DEFINE_float("g_learning_rate", _DEFAULTS.g_learning_rate, "Generator learning rate.")
 flags.DEFINE_float("d_learning_rate", _DEFAULTS.d_learning_rate, "Discriminator learning rate (a higher one "
                    "than G's is the two time-scale update rule, TTUR).")
-flags.DEFINE_enum("lr_schedule", _DEFAULTS.lr_schedule, schedules.LR_SCHEDULES,
-                  "Learning rate of both optimizers over the run's --train_steps (or --epochs): constant; "
+flags.DEFINE_enum("lr_schedule", _DEFAULTS.lr_schedule, list(schedules.LR_SCHEDULES),
+                  "Learning rate of both optimizers over the run's length (--train_steps, --epochs or --train_images): constant; "
                   "linear, falling in a straight line to zero at the last step (SNGAN's recipe); cosine, half "
                   "a cosine to zero. With a decay, --g_learning_rate/--d_learning_rate are the peak rates at "
                   "the first step. A run stopped early (--train_minutes) stops before the rate reaches zero.")

@@ -44,7 +44,7 @@ def test_flags_become_a_frozen_config(tmp_path):
     (["--d_learning_rate=-1e-3"], "d_learning_rate"),
     (["--beta_1=1.5"], "beta_1"),
     (["--d_dropout=1.0"], "d_dropout"),
-    (["--epochs=0", "--train_steps=0"], "train_steps"),
+    (["--epochs=0", "--train_steps=0", "--train_images=0"], "train_images"),
     (["--checkpoint_every=0"], "checkpoint_every"),
     (["--steps_per_execution=4", "--checkpoint_every=10"], "checkpoint_every"),
     (["--mode=sample"], "output_dir"),
@@ -57,7 +57,7 @@ def test_flags_become_a_frozen_config(tmp_path):
     (["--r1_every=0"], "r1_every"),
     (["--ema_decay=1.0"], "ema_decay"),
     (["--ema_decay=0.999", "--ema_start=-1"], "ema_start"),
-    (["--ema_start=100"], "ema_start"),  # without a moving average
+    (["--ema_decay=0", "--ema_start=100"], "ema_start"),  # without a moving average
     (["--diffaugment=color,blur"], "diffaugment"),
     (["--diffaugment=color,color"], "diffaugment"),
     (["--loss=wasserstein"], "loss"),

@@ -186,3 +186,13 @@ def test_two_workers_train_write_once_and_resume(tmp_path, idx_dir):
     assert code == 0, err[-3000:]
     assert "at step 4" in err  # both workers restored the chief's checkpoint
   assert os.path.exists(os.path.join(run_dir, "checkpoints", "ckpt-6.index"))
+
+
+def test_tpu_strategy_without_a_tpu_is_refused_naming_the_flag():
+  with pytest.raises(ConfigError, match="--strategy=tpu: no TPU found"):
+    distribute.create_strategy(Config(strategy="tpu"))
+
+
+def test_tpu_defaults_to_bfloat16():
+  assert distribute.resolve_precision(Config(strategy="tpu", precision="auto")) == "mixed_bfloat16"
+  assert distribute.resolve_precision(Config(strategy="tpu", precision="float32")) == "float32"

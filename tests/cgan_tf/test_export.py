@@ -26,6 +26,8 @@ from cgan_tf.config import Config, ConfigError
 from cgan_tf import validation
 from tests.helpers.data import REPO_ROOT, make_idx_dataset
 from tests.helpers.serving import serve_like_tf_serving, tf_serving_stand_in
+from tests.helpers.published import local_paths
+from tests.helpers.runs import QUIET
 
 from tools import serving_client
 
@@ -42,7 +44,7 @@ def trained_run(tmp_path_factory):
   idx_dir = make_idx_dataset(str(base / "idx"))
   train.train(Config(run_dir=str(base / "run"), dataset="synthetic", data_source="idx", data_dir=idx_dir,
                      batch_size=32, train_steps=STEPS, checkpoint_every=2, sample_every=2, log_every=1,
-                     samples_per_class=3, verbose=0, seed=7))
+                     samples_per_class=3, verbose=0, seed=7, **QUIET))
   return Config(mode="export", run_dir=str(base / "run"), export_dir=str(base / "models"),
                 model_name="fashion", max_batch=64)
 
@@ -67,7 +69,7 @@ def keras_images(generator, noise, labels):
   return samples.to_uint8(generator([tf.constant(noise), tf.constant(labels, tf.int32)], training=False))
 
 
-def test_export_writes_the_training_step_version_with_metadata(trained_run, exported):
+def test_export_writes_the_training_step_version_with_metadata(trained_run, exported, served):
   model_dir = os.path.join(trained_run.export_dir, "fashion")
   assert exported == os.path.join(model_dir, str(STEPS))
   assert str(STEPS) in os.listdir(model_dir)
@@ -80,7 +82,15 @@ def test_export_writes_the_training_step_version_with_metadata(trained_run, expo
   assert metadata["image_shape"] == [28, 28, 1]
   assert metadata["class_names"] == [str(k) for k in range(10)]
   assert metadata["latent_dim"] == 100 and metadata["max_batch"] == 64
-  assert metadata["config"]["seed"] == 7 and metadata["weights"] == "generator"
+  assert metadata["config"]["seed"] == 7 and metadata["weights"] == "ema_generator (decay 0.995)"
+  # Published: neither the file nor the metadata signature names a path of the machine that made it.
+  served_metadata = export.read_metadata(served)
+  assert metadata["checkpoint"] == f"ckpt-{STEPS}" and metadata["config"]["run_dir"] == ""
+  roots = (os.path.dirname(trained_run.run_dir), trained_run.export_dir)
+  assert local_paths(metadata, *roots) == []
+  assert local_paths(json.loads(served_metadata["metadata_json"].decode()), *roots) == []
+  assert local_paths({key: value.decode() for key, value in served_metadata.items()
+                      if isinstance(value, bytes)}, *roots) == []
 
 
 FRESH_PROCESS = textwrap.dedent("""

@@ -111,8 +111,15 @@ def test_spectral_norm_tracks_the_largest_singular_value_while_training(smoke_co
     true_sigma = np.linalg.svd(matrix, compute_uv=False)[0]
     u, v = (t.numpy() for t in layer._singular_vectors(layer.kernel))
     estimate = float(v @ matrix @ u)
-    # Twelve power iterations from a random start, tracking a kernel that moves: a few percent.
-    assert estimate == pytest.approx(true_sigma, rel=0.05), layer.name
+    # Twelve power iterations from a random start, tracking a kernel that moves. A wide kernel's largest
+    # singular values lie close together (d_down1's two largest differ by about 2%), so the estimate reaches
+    # their span quickly and sigma itself slowly: within 10%.
+    assert true_sigma * 0.9 <= estimate <= true_sigma * (1 + 1e-5), layer.name
+    if matrix.shape[1] > 1:
+      # A vector never iterated gives |W r| of a random unit r, well short of that: the bound can fail.
+      random_units = np.random.default_rng(0).normal(size=(64, matrix.shape[1]))
+      random_units /= np.linalg.norm(random_units, axis=1, keepdims=True)
+      assert np.linalg.norm(random_units @ matrix.T, axis=1).mean() < 0.85 * true_sigma, layer.name
 
 
 def test_lazy_r1_applies_every_n_steps_with_n_times_the_weight(smoke_config):

@@ -11,6 +11,7 @@ from cgan_tf import generate
 from cgan_tf import train
 from cgan_tf.config import Config, ConfigError
 from cgan_tf import validation
+from tests.helpers.runs import QUIET
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +27,7 @@ def trained_run(request, tmp_path_factory):
   config = Config(run_dir=str(base / "run"), dataset="synthetic", data_source="idx",
                   data_dir=make_idx_dataset(str(base / "idx")), batch_size=32, train_steps=2,
                   checkpoint_every=2, sample_every=2, log_every=1, samples_per_class=3, verbose=0, seed=7,
-                  noise=noise, unconditional=unconditional)
+                  noise=noise, unconditional=unconditional, **QUIET)
   train.train(config)
   return config
 

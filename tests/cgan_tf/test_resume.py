@@ -80,10 +80,10 @@ def test_other_precision_and_recipe_changes_are_returned_for_the_log():
 
 
 def test_the_docs_show_the_table_as_the_code_has_it():
-  with open(os.path.join(REPO_ROOT, "RELIABILITY.md"), encoding="utf-8") as f:
+  with open(os.path.join(REPO_ROOT, "docs", "reliability.md"), encoding="utf-8") as f:
     docs = f.read()
-  assert resume.markdown_table() in docs, ("RELIABILITY.md's resume table differs from the code's; paste the "
-                                           "output of `python -m cgan_tf.resume`")
+  assert resume.markdown_table() in docs, ("docs/reliability.md's resume table differs from the code's; paste "
+                                           "the output of `python -m cgan_tf.resume`")
 
 
 def test_incompatible_run_dir_is_refused():

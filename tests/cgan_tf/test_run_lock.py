@@ -2,17 +2,17 @@
 
 import json
 import os
+import platform
 import signal
-import socket
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
 from cgan_tf import run_lock
 from cgan_tf.config import ConfigError
 from cgan_tf.run_dir import RunDir
+from tests.helpers.data import REPO_ROOT
 
 
 def test_the_holder_is_named_and_the_lock_is_free_again_once_released(tmp_path):
@@ -20,7 +20,7 @@ def test_the_holder_is_named_and_the_lock_is_free_again_once_released(tmp_path):
   with run_lock.RunLock(run_dir):
     with open(RunDir(run_dir).lock) as f:
       record = json.load(f)
-    assert record["pid"] == os.getpid() and record["host"] == socket.gethostname() and record["started"]
+    assert record["pid"] == os.getpid() and record["host"] == platform.node() and record["started"]
     # A second holder, even in this process (flock locks belong to each opened file), is turned away.
     with pytest.raises(run_lock.RunDirBusyError) as busy:
       run_lock.RunLock(run_dir).__enter__()
@@ -35,19 +35,10 @@ def test_the_holder_is_named_and_the_lock_is_free_again_once_released(tmp_path):
   assert os.path.exists(RunDir(run_dir).lock)  # Never deleted (a deletion would race the next trainer).
 
 
-HOLDER = textwrap.dedent("""
-    import fcntl, json, os, sys, time
-    fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    os.write(fd, json.dumps(dict(pid=os.getpid(), host="elsewhere", started="today")).encode())
-    print("held", flush=True)
-    time.sleep(600)
-""")
-
-
 def test_a_sigkilled_holder_leaves_no_stale_lock(tmp_path):
   run_dir = str(tmp_path)
-  holder = subprocess.Popen([sys.executable, "-c", HOLDER, RunDir(run_dir).lock], stdout=subprocess.PIPE, text=True)
+  holder = subprocess.Popen([sys.executable, "-m", "tests.helpers.hold_run_lock", RunDir(run_dir).lock],
+                            cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
   try:
     assert holder.stdout.readline() == "held\n"
     with pytest.raises(run_lock.RunDirBusyError, match=rf"another process \(pid {holder.pid} on elsewhere, "

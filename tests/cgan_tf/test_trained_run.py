@@ -11,6 +11,7 @@ from cgan_tf import trained_run as trained_run_lib
 from cgan_tf import train
 from cgan_tf.config import Config, ConfigError
 from cgan_tf.run_dir import RunDir
+from tests.helpers.runs import QUIET
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +23,7 @@ def trained_run(tmp_path_factory):
   config = Config(run_dir=str(base / "run"), dataset="synthetic", data_source="idx",
                   data_dir=make_idx_dataset(str(base / "idx")), batch_size=32, train_steps=4,
                   checkpoint_every=2, sample_every=4, log_every=2, samples_per_class=2, verbose=0, seed=3,
-                  ema_decay=0.9)
+                  ema_decay=0.9, **QUIET)
   train.train(config)
   return RunDir(config.run_dir).saved_config()
 

@@ -19,6 +19,7 @@ from cgan_tf.evaluation import report
 from cgan_tf import validation
 
 from tests.helpers.data import make_idx_dataset
+from tests.helpers.published import local_paths
 
 pytestmark = pytest.mark.slow
 NUM_CLASSES = 10
@@ -33,7 +34,7 @@ def base_config(tmp_path_factory):
       run_dir=str(root / "run"), dataset="synthetic", data_source="idx", data_dir=data_dir,
       batch_size=32, train_steps=4, checkpoint_every=2, sample_every=2, log_every=1, samples_per_class=3,
       verbose=0, seed=7, evaluator_dir=str(root / "evaluators"), evaluator_epochs=2, cas_epochs=3,
-      eval_every=2, eval_samples=200, keep_best=True))
+      eval_every=2, eval_samples=200, train_eval_samples=200, keep_best=True, precision="float32"))
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +163,11 @@ def test_eval_of_checkpoint_and_of_its_export_give_the_same_report(trained_run, 
                                                   export_source="newest"))
   # The model directory (TF Serving's base path) resolves to its newest version.
   export_report = _eval(trained_run, tmp_path, "export", eval_source=os.path.dirname(version_dir))
-  assert export_report["source"] == f"savedmodel:{version_dir}"
+  model_name, version = version_dir.split(os.sep)[-2:]
+  assert export_report["source"] == f"savedmodel:{model_name}/{version}"
+  assert checkpoint_report["source"] == "checkpoint:ckpt-4"
+  # Published reports name no path of the machine that made them.
+  assert local_paths(export_report, tmp_path) == local_paths(checkpoint_report, tmp_path) == []
   assert export_report["step"] == 4
   # The same host noise and the same uint8 quantization: identical pixels, so identical figures.
   assert export_report["generated"] == checkpoint_report["generated"]

@@ -40,8 +40,8 @@ NETWORKS = {
                                 d_minibatch_std=4),
     "cdcgan_cbn_projection": dict(network="cdcgan", g_conditioning="cbn", d_conditioning="projection"),
     "cdcgan_projection": dict(network="cdcgan", g_conditioning="channel", d_conditioning="projection"),
-    "keras_book": dict(network="keras_book"),
-    "mlp": dict(network="mlp"),
+    "keras_book": dict(network="keras_book", d_conditioning="auto"),
+    "mlp": dict(network="mlp", d_conditioning="auto"),
     # TINY's widths apply. Eight steps: D sums its features over space, so each position passes on the
     # logit's whole weight and D's bias and first-layer gradients reach 15-30; scaled by mixed_float16's
     # initial loss scale 2^15 they overflow float16, and the first four or five updates of D are skipped
@@ -68,8 +68,9 @@ BALANCED_LINEAR_LOSSES = ("hinge", "wasserstein")
 BATCH_NORM_NETWORKS = ("cdcgan_cbn_projection", "keras_book", "resnet")
 FACTORS = dict(precision=PRECISIONS, replicas=REPLICAS, xla=XLA, network=tuple(NETWORKS), family=tuple(FAMILIES),
                image_conv=IMAGE_CONVS)
+# No measuring: a cell's precision is its own factor, and an evaluator would dwarf its two steps.
 TINY = dict(batch_size=8, train_steps=2, checkpoint_every=2, sample_every=2, log_every=1, samples_per_class=1,
-            g_filters=8, d_filters=8, latent_dim=16, embedding_dim=4)
+            g_filters=8, d_filters=8, latent_dim=16, embedding_dim=4, eval_every=0, keep_best=False)
 
 
 def allowed(cell: dict) -> bool:

@@ -15,6 +15,8 @@ import pytest
 from cgan_tf import train
 from cgan_tf.config import Config
 from tests.helpers.data import REPO_ROOT, make_idx_dataset
+from tests.helpers.published import local_paths
+from tests.helpers.runs import QUIET
 from tools import publish_pretrained
 
 PRETRAINED = os.path.join(REPO_ROOT, "pretrained", "fashion_mnist")
@@ -94,7 +96,7 @@ def test_publishing_refuses_to_replace_a_model_with_one_that_is_not_better(tmp_p
   config = Config(run_dir=str(base / "run"), dataset="synthetic", data_source="idx",
                   data_dir=make_idx_dataset(str(base / "idx")), batch_size=32, train_steps=4, checkpoint_every=2,
                   sample_every=4, log_every=2, samples_per_class=2, verbose=0, seed=3,
-                  evaluator_dir=str(base / "evaluators"), evaluator_epochs=1, cas_epochs=1, ema_decay=0.9)
+                  evaluator_dir=str(base / "evaluators"), evaluator_epochs=1, cas_epochs=1, ema_decay=0.9, **QUIET)
   train.train(config)
   output = str(base / "pretrained")
   model_dir = publish_pretrained.publish(config.run_dir, "python -m cgan_tf.main --x", "abc1234", output, "m",
@@ -113,3 +115,17 @@ def test_publishing_refuses_to_replace_a_model_with_one_that_is_not_better(tmp_p
                                eval_metrics="conditional_accuracy")
   assert sorted(os.listdir(model_dir)) == ["4", "eval_report.json", "provenance.json", "seeded_grid.png"]
   assert all(open(os.path.join(model_dir, name), "rb").read() == content for name, content in snapshot.items())
+
+
+def test_the_published_files_name_no_path_of_the_machine_that_made_them():
+  version_dir = published_version()
+  documents = {name: json.load(open(os.path.join(PRETRAINED, name)))
+               for name in (publish_pretrained.REPORT_FILE, publish_pretrained.PROVENANCE_FILE)}
+  documents["metadata.json"] = json.load(open(os.path.join(version_dir, "assets", "metadata.json")))
+  for name, document in documents.items():
+    assert local_paths(document, REPO_ROOT) == [], name
+  # The metadata signature carries the same description, compiled into the graph.
+  with open(os.path.join(version_dir, "saved_model.pb"), "rb") as f:
+    graph = f.read()
+  for needle in (os.path.expanduser("~").encode(), b"/tmp/", REPO_ROOT.encode()):
+    assert needle not in graph, needle

@@ -17,6 +17,7 @@ from cgan_tf import generate
 from cgan_tf import samples
 from cgan_tf import train
 from cgan_tf.config import ConfigError
+from cgan_tf.run_dir import RunDir
 from tests.helpers.data import DEBIAN_FASHION_MNIST, REPO_ROOT
 
 pytestmark = pytest.mark.slow
@@ -60,7 +61,7 @@ def test_sample_mode_writes_images_of_the_requested_class(smoke_config, tmp_path
   paths = generate.sample(config.replace(mode="sample", label=3, num_images=5, output_dir=out))
   assert len(paths) == 6 and paths[-1].endswith("class3_grid.png")
   written = np.stack([np.asarray(Image.open(p)) for p in paths[:5]])[..., None]
-  expected = samples.generate_class(model.generator, 3, 5, config.latent_dim, config.seed)
+  expected = samples.generate_class(model.sampling_generator, 3, 5, config.latent_dim, config.seed)
   np.testing.assert_array_equal(written, expected)
   with pytest.raises(ConfigError, match="--label: must be in \\[0, 10\\)"):
     generate.sample(config.replace(mode="sample", label=10, output_dir=out))
@@ -89,3 +90,29 @@ def test_command_line_smoke_preset_trains_resumes_and_samples(tmp_path):
   assert third.returncode == 0, third.stderr[-2000:]
   assert sorted(os.listdir(out)) == ["class8_0000.png", "class8_0001.png", "class8_0002.png", "class8_0003.png",
                                      "class8_grid.png"]
+
+
+def test_an_epoch_length_trains_whole_calls_of_steps_per_execution_and_names_the_steps_it_trained(smoke_config):
+  # 256 synthetic examples at batch 32: 8 steps an epoch, 16 in two, not a whole number of calls of 3 steps.
+  config = smoke_config(train_steps=0, epochs=2, steps_per_execution=3, checkpoint_every=3, sample_every=3,
+                        log_every=3, keep_checkpoints=10)
+  assert train.total_steps(config, 256) == 18  # Rounded up to the next whole call, and so trained:
+  model = train.train(config)
+  assert int(model.step_counter.numpy()) == 18
+  steps = sorted(int(path.split("-")[-1].split(".")[0])
+                 for path in glob.glob(os.path.join(config.run_dir, "checkpoints", "ckpt-*.index")))
+  assert steps == [3, 6, 9, 12, 15, 18]  # Every checkpoint is of the step its name says.
+  assert [step for step, _ in samples_on_disk(config.run_dir)] == [0, 3, 6, 9, 12, 15, 18]
+  assert int(tf.train.load_checkpoint(os.path.join(config.run_dir, "checkpoints", "ckpt-9")).get_tensor(
+      "step/.ATTRIBUTES/VARIABLE_VALUE")) == 9
+  # The same length in images: 16 steps' worth of images, rounded up the same way.
+  assert train.total_steps(config.replace(epochs=0, train_images=16 * 32), 256) == 18
+  # A resume from a step the calls do not reach the end from is refused before it trains.
+  resumed = smoke_config(train_steps=0, epochs=2, steps_per_execution=4, checkpoint_every=4, sample_every=4,
+                         log_every=4)
+  with pytest.raises(ConfigError, match=r"--steps_per_execution: .* resumes at step 18, .*"):
+    train.train(resumed.replace(epochs=3, steps_per_execution=4))  # 24 - 18 = 6 steps: not whole calls of 4.
+
+
+def samples_on_disk(run_dir):
+  return RunDir(run_dir).grids()

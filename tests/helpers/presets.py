@@ -19,3 +19,14 @@ def parse_preset(preset, *overrides):
       return main.config_from_flags()
     finally:
       FLAGS.unparse_flags()
+
+
+def parse_command(*argv):
+  """The validated `Config` a `python -m cgan_tf.main <argv>` command line gives, through the real flags."""
+  with flagsaver.flagsaver():
+    FLAGS.unparse_flags()
+    FLAGS(["cgan_tf", *argv])
+    try:
+      return main.config_from_flags()
+    finally:
+      FLAGS.unparse_flags()

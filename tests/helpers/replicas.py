@@ -20,7 +20,7 @@ from tests.helpers.data import REPO_ROOT
 # one replica's batch does.
 INVARIANCE = dict(precision="float64", optimizer="sgd", g_learning_rate=0.05, d_learning_rate=0.05, d_dropout=0.4,
                   d_minibatch_std=4, g_filters=32, d_filters=32, train_steps=5, batch_size=32, checkpoint_every=5,
-                  sample_every=5, log_every=5)
+                  sample_every=5, log_every=5, eval_every=0, keep_best=False)
 
 
 def run_in_processes(configs: dict) -> dict:

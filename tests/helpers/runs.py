@@ -25,12 +25,18 @@ def assert_same_checkpoint(prefix_a: str, prefix_b: str) -> None:
     np.testing.assert_array_equal(a[name], b[name], err_msg=name)
 
 
+# What the tests' tiny runs turn off or pin: the default recipe measures itself every 1,000 steps (and at the
+# end, with an evaluator trained on first use) and keeps the best generator; --precision=auto would train
+# in bfloat16 on CPUs with its instructions, so a test's numbers would depend on the machine.
+QUIET = dict(eval_every=0, keep_best=False, precision="float32")
+
+
 def run_config(run_dir: str, idx_dir: str, **overrides) -> Config:
   """A small --deterministic run on the IDX set in `idx_dir`, checkpointing every 2 steps: two such runs
   that end at the same step end with bitwise equal checkpoints."""
   values = dict(run_dir=run_dir, dataset="synthetic", data_source="idx", data_dir=idx_dir, batch_size=16,
                 train_steps=4, checkpoint_every=2, keep_checkpoints=3, sample_every=100, log_every=100,
-                samples_per_class=1, verbose=0, seed=7, deterministic=True)
+                samples_per_class=1, verbose=0, seed=7, deterministic=True, **QUIET)
   values.update(overrides)
   return Config(**values)
 

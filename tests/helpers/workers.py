@@ -37,7 +37,8 @@ def start_workers(run_dir: str, idx_dir: str, train_steps: int, *, collective_ti
                TF_CONFIG=json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}))
     cmd = [sys.executable, "-m", "cgan_tf.main", "--strategy=multi_worker", f"--run_dir={run_dir}",
            "--dataset=synthetic", "--data_source=idx", f"--data_dir={idx_dir}", "--batch_size=32",
-           f"--train_steps={train_steps}", "--checkpoint_every=2", "--verbose=0", *extra_flags]
+           f"--train_steps={train_steps}", "--checkpoint_every=2", "--verbose=0", "--eval_every=0",
+           "--nokeep_best", "--precision=float32", *extra_flags]
     log_path = f"{run_dir}.worker{index}.{time.monotonic_ns()}.log"
     with open(log_path, "w") as log:
       proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)

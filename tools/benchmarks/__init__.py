@@ -1,1 +1,1 @@
-"""Helpers of tools/benchmark.py: shared plumbing, child-process measurements, FLOP counting, time to quality."""
+"""The measurements of tools/benchmark.py, one module each, and what they share (common, flops, training)."""

@@ -1,5 +1,7 @@
-"""What every benchmark shares: the machine line, the command line, child processes and Markdown tables."""
+"""What every measurement shares: the machine line, its arguments, Markdown tables, medians and child processes."""
 
+import argparse
+import importlib
 import json
 import math
 import os
@@ -9,20 +11,22 @@ import statistics
 import subprocess
 import sys
 import threading
-from typing import Iterable, List, Optional, Sequence
+from typing import Callable, Iterable, List, Optional, Sequence
 
-TOOLS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-REPO_ROOT = os.path.dirname(TOOLS_DIR)
-BENCHMARK_SCRIPT = os.path.join(TOOLS_DIR, "benchmark.py")
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RESULT_PREFIX = "BENCHMARK_RESULT "
 PROGRESS_PREFIX = "PROGRESS "
-FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
-# Bookkeeping intervals beyond any benchmark's length: no checkpoint, grid or summary inside a timed window.
-NEVER = 10 ** 9
+# The source's recipe in cgan_tf (cdcgan, batch 128, Adam 2e-4/0.5): the baseline's identical architecture.
+REFERENCE_FLAGFILES = ("configs/fmnist_reference.cfg", "configs/fmnist.cfg")
+# The Fashion-MNIST preset users run.
+PRESET_FLAGFILES = ("configs/fmnist.cfg", "configs/fmnist_reference.cfg")
 
 
 class ChildError(RuntimeError):
   """A benchmark child process failed; the message ends with the tail of its output."""
+
+
+# --- the machine and the command ------------------------------------------------------------------
 
 
 def cpu_model() -> str:
@@ -38,6 +42,7 @@ def cpu_model() -> str:
 
 
 def load_average() -> str:
+  """The 1, 5 and 15 minute load averages, or "unknown"."""
   try:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
   except OSError:
@@ -54,7 +59,7 @@ def note_start() -> None:
 
 def machine() -> str:
   """One line naming the hardware and software the figures were measured on."""
-  import keras
+  import keras  # The parent loads TensorFlow only once it measures (a child may need its environment first).
   import tensorflow as tf
 
   usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -71,7 +76,7 @@ def machine_at_start() -> str:
 
 
 def command() -> str:
-  """The exact command that is running, for pasting into BENCHMARKS.md."""
+  """The exact command that is running, for pasting into docs/benchmarks.md."""
   script = os.path.relpath(os.path.abspath(sys.argv[0]), os.getcwd())
   return " ".join(["python", shlex.quote(script)] + [shlex.quote(arg) for arg in sys.argv[1:]])
 
@@ -86,6 +91,56 @@ def print_header(title: str, notes: Iterable[str] = ()) -> None:
   print()
 
 
+# --- the arguments every measurement has ---------------------------------------------------------
+
+
+def first_existing(paths: Sequence[str]) -> str:
+  """The first of `paths` (relative to the repository root) that exists, else the first."""
+  return next((path for path in paths if os.path.isfile(os.path.join(REPO_ROOT, path))), paths[0])
+
+
+def add_arguments(parser: argparse.ArgumentParser, flagfiles: Sequence[str] = REFERENCE_FLAGFILES) -> None:
+  """Adds --quick and, with `flagfiles`, --flagfile (default: the first of them that exists).
+
+  Args:
+    parser: a measurement's subcommand parser.
+    flagfiles: the presets the measurement defaults to, in order of preference; empty: no --flagfile here.
+  """
+  parser.add_argument("--quick", action="store_true", help="tiny settings: checks that the subcommand works")
+  if flagfiles:
+    parser.add_argument("--flagfile", default=first_existing(flagfiles),
+                        help=f"the cgan_tf preset to measure (default: the first that exists of "
+                             f"{', '.join(flagfiles)})")
+
+
+def start_measurement(args: argparse.Namespace, full: dict, quick: dict) -> None:
+  """Notes the machine line before anything runs, then fills every option left unset: from `quick` under
+  --quick, else from `full`.
+
+  Args:
+    args: the parsed command line (changed in place).
+    full: option -> its value for figures.
+    quick: option -> its value for a smoke test (options absent here take their `full` value).
+  """
+  note_start()
+  for name, value in full.items():
+    if getattr(args, name) is None:
+      setattr(args, name, quick.get(name, value) if args.quick else value)
+
+
+def flagfile_path(path: str) -> str:
+  """An absolute flagfile path (children run in the repository root); exits if it does not exist."""
+  absolute = os.path.abspath(path)
+  if not os.path.isfile(absolute) and os.path.isfile(os.path.join(REPO_ROOT, path)):
+    absolute = os.path.join(REPO_ROOT, path)
+  if not os.path.isfile(absolute):
+    sys.exit(f"--flagfile: {path} does not exist")
+  return absolute
+
+
+# --- tables and figures --------------------------------------------------------------------------
+
+
 def markdown_table(headers: Sequence[str], rows: Iterable[Sequence], align: str = "") -> str:
   """A Markdown table; `align` is one character per column, 'l' or 'r' (default: first left, rest right)."""
   align = align or "l" + "r" * (len(headers) - 1)
@@ -95,51 +150,14 @@ def markdown_table(headers: Sequence[str], rows: Iterable[Sequence], align: str 
   return "\n".join(lines)
 
 
-# What a time-to-quality target can be on (tools/benchmarks/quality.py), and whether higher is better.
-QUALITY_TARGETS = {"conditional_accuracy": True, "frechet_distance": False}
-# The field of each target in a check's JSONL record.
-CHECK_FIELDS = {"conditional_accuracy": "accuracy", "frechet_distance": "frechet_distance"}
+def fmt(value: float, digits: int = 2) -> str:
+  """`value` with thousands separators and `digits` decimals."""
+  return f"{value:,.{digits}f}"
 
 
-def reached(metric: str, value: float, threshold: float) -> bool:
-  """Whether `value` of `metric` is at or beyond `threshold` in the metric's better direction."""
-  return value >= threshold if QUALITY_TARGETS[metric] else value <= threshold
-
-
-def read_check_runs(path: str) -> List[tuple]:
-  """The runs a time-to-quality JSONL holds, in the order they ran, as (name, seed, checks).
-
-  A run is a stretch of lines of one name (and seed, where the record has one) whose steps rise; a new run
-  begins where either changes or the step does not rise. Records without a seed get the run's place
-  among the runs of its name (0, 1, ...), which is its seed's place in --seeds.
-  """
-  runs = []
-  with open(path) as f:
-    for number, line in enumerate(f, 1):
-      if not line.strip():
-        continue
-      try:
-        record = json.loads(line)
-        key, step = (record["run"], record.get("seed")), int(record["step"])
-        for field in ("train_seconds", *CHECK_FIELDS.values()):
-          float(record[field])
-      except (ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"{path}:{number}: not a check record of tools/benchmark.py time_to_quality ({e!r})") from e
-      if runs and runs[-1][0] == key and step > runs[-1][1][-1]["step"]:
-        runs[-1][1].append(record)
-      else:
-        runs.append((key, [record]))
-  places = {}
-  named = []
-  for (name, seed), checks in runs:
-    place = places[name] = places.get(name, -1) + 1
-    named.append((name, place if seed is None else seed, checks))
-  return named
-
-
-def first_reached(checks: Sequence[dict], metric: str, threshold: float) -> Optional[dict]:
-  """The first of a run's `checks` (JSONL records) whose `metric` reaches `threshold`, or None."""
-  return next((check for check in checks if reached(metric, check[CHECK_FIELDS[metric]], threshold)), None)
+def median(values: Sequence[float]) -> float:
+  """The median: the figure every measurement reports over its repeats."""
+  return statistics.median(values)
 
 
 def censored_median(values: Sequence[tuple]) -> tuple:
@@ -152,35 +170,30 @@ def censored_median(values: Sequence[tuple]) -> tuple:
   return low, high == low
 
 
-def median(values: Sequence[float]) -> float:
-  return statistics.median(values)
+# --- child processes -----------------------------------------------------------------------------
 
 
-def emit_result(result: dict) -> None:
-  """In a child: hands the result to the parent (one tagged JSON line on stdout)."""
-  print(RESULT_PREFIX + json.dumps(result), flush=True)
+def child_target(child: Callable[[dict], dict]) -> str:
+  """`module:function` of a child entry point, the name a fresh process imports it by.
+
+  Raises:
+    ValueError: `child` is not a module-level function of an importable module.
+  """
+  module, name = getattr(child, "__module__", None), getattr(child, "__qualname__", "")
+  if not module or module == "__main__" or not name.isidentifier():
+    raise ValueError(f"{child!r}: a child entry point is a module-level function of an importable module")
+  return f"{module}:{name}"
 
 
-def peak_memory() -> dict:
-  """This process's peak resident memory: ru_maxrss and /proc/self/status VmHWM, in MiB."""
-  import resource
-
-  peak = {"ru_maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
-  try:
-    with open("/proc/self/status") as f:
-      for line in f:
-        if line.startswith("VmHWM:"):
-          peak["vm_hwm_mib"] = int(line.split()[1]) / 1024.0
-  except OSError:
-    pass
-  return peak
-
-
-def run_child(kind: str, spec: dict, timeout: Optional[float] = None, show_progress: bool = False) -> dict:
+def run_child(child: Callable[[dict], dict], spec: dict, timeout: Optional[float] = None,
+              show_progress: bool = False) -> dict:
   """Runs one measurement in a fresh Python process and returns the dict it emitted.
 
+  The process is `python -m tools.benchmarks MODULE:FUNCTION SPEC_JSON` in the repository root (see
+  `child_main`), so it inherits no traced functions, thread pools or memory from this one.
+
   Args:
-    kind: the child entry point (see children.ENTRY_POINTS).
+    child: the child entry point, a module-level function taking the spec and returning a JSON-ready dict.
     spec: its arguments (JSON-serializable).
     timeout: seconds before the child is killed.
     show_progress: echo the child's PROGRESS lines to stderr as they come (long runs).
@@ -188,8 +201,10 @@ def run_child(kind: str, spec: dict, timeout: Optional[float] = None, show_progr
   Raises:
     ChildError: if the child fails, times out or emits no result.
   """
+  target = child_target(child)
+  name = target.split(":")[1]
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
-  args = [sys.executable, BENCHMARK_SCRIPT, "--child", json.dumps(dict(spec, kind=kind))]
+  args = [sys.executable, "-m", "tools.benchmarks", target, json.dumps(spec)]
   process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO_ROOT,
                              env=env)
   lines: List[str] = []
@@ -205,7 +220,7 @@ def run_child(kind: str, spec: dict, timeout: Optional[float] = None, show_progr
       lines.append(line)
       del lines[:-200]
       if show_progress and line.startswith(PROGRESS_PREFIX):
-        print(f"  [{spec.get('name', kind)}] {line[len(PROGRESS_PREFIX):].strip()}", file=sys.stderr, flush=True)
+        print(f"  [{spec.get('name', name)}] {line[len(PROGRESS_PREFIX):].strip()}", file=sys.stderr, flush=True)
     process.wait()
     if timer:
       timer.cancel()
@@ -214,7 +229,44 @@ def run_child(kind: str, spec: dict, timeout: Optional[float] = None, show_progr
       process.kill()
       process.wait()
   if process.returncode != 0 or result is None:
-    raise ChildError(f"{kind} child exited with {process.returncode}"
+    raise ChildError(f"{name} child exited with {process.returncode}"
                      f"{' (killed after ' + str(timeout) + ' s)' if timeout and process.returncode < 0 else ''}"
                      f":\n{''.join(lines[-60:])}")
   return result
+
+
+def child_main(argv: Sequence[str]) -> None:
+  """The child's side of `run_child`: calls MODULE:FUNCTION with the spec and hands its result back.
+
+  Args:
+    argv: [MODULE:FUNCTION, SPEC_JSON].
+  """
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  target, spec = argv
+  module, name = target.split(":")
+  emit_result(getattr(importlib.import_module(module), name)(json.loads(spec)))
+
+
+def emit_result(result: dict) -> None:
+  """In a child: hands the result to the parent (one tagged JSON line on stdout)."""
+  print(RESULT_PREFIX + json.dumps(result), flush=True)
+
+
+def progress(record: dict) -> None:
+  """In a child: a line the parent echoes under `run_child(..., show_progress=True)`."""
+  print(PROGRESS_PREFIX + json.dumps(record), flush=True)
+
+
+def peak_memory() -> dict:
+  """This process's peak resident memory: ru_maxrss and /proc/self/status VmHWM, in MiB."""
+  import resource
+
+  peak = {"ru_maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
+  try:
+    with open("/proc/self/status") as f:
+      for line in f:
+        if line.startswith("VmHWM:"):
+          peak["vm_hwm_mib"] = int(line.split()[1]) / 1024.0
+  except OSError:
+    pass
+  return peak

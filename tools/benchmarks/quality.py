@@ -1,164 +1,76 @@
-"""Time to quality: a training clock that stops while the project's evaluator measures the generator.
+"""What a time-to-quality check measures: the package's evaluation (report.Measurement) of a generator.
 
-A target names one of TARGETS (conditional accuracy, which saturates early, or the Fréchet distance to the
-real test split, which keeps improving) and a threshold; every check records both figures.
+Loaded only by the time-to-quality children (it imports TensorFlow and cgan_tf).
 """
 
-import json
-import os
-import time
-from typing import Optional
-
-import numpy as np
-
-from cgan_tf.evaluation import frechet
+from cgan_tf import data as data_lib
+from cgan_tf.evaluation import evaluator as evaluator_lib
+from cgan_tf.evaluation import report
 from cgan_tf.evaluation import sources
-from cgan_tf.samples import to_uint8
 
-from tools.benchmarks.common import QUALITY_TARGETS as TARGETS
-from tools.benchmarks.common import CHECK_FIELDS, reached
-
-
-def better(metric: str, value: float, other: float) -> bool:
-  return value > other if TARGETS[metric] else value < other
+# The metric registry's entries a check runs (cgan_tf.evaluation.metrics): the conditional accuracy with
+# its per-class figures, and the Fréchet distance to the real test split.
+CHECK_METRICS = ("conditional_accuracy", "frechet")
 
 
 class QualityProbe:
-  """A generator's conditional accuracy (the share of G(z, y) the evaluator classifies as y) and the
-  Fréchet distance of its images to the real reference, in the evaluator's feature space.
+  """A generator's conditional accuracy (the share of G(z, y) the evaluator classifies as y), overall and
+  per class, and the Fréchet distance of its images to the real test split in the evaluator's feature
+  space: the figures --mode=eval reports, from the same `Measurement`.
 
-  The same noise (seeded once) and `per_class` images of every class are used at every check, so two
-  checks differ only by the generator.
+  Every check generates `per_class` images of every class from the same noise (--mode=eval's, drawn from
+  the measurement's seed and the class), so two checks differ only by the generator.
 
   Args:
-    evaluator: from `cgan_tf.evaluation.evaluator.load_evaluator`.
-    reference_images: uint8 real images (the test split) the distance is measured to.
-    num_classes: classes to condition on.
+    measurement: the data set's evaluator and real splits, its metrics including CHECK_METRICS.
     latent_dim: the generator's noise size.
-    per_class: images generated per class.
     output: the generator's last activation ('tanh' or 'sigmoid'), for the conversion to uint8.
     noise: 'normal' or 'uniform' (in [-1, 1)), as the generator was trained.
-    seed: seed of the evaluation noise.
-    batch_size: images per generator call.
   """
 
-  def __init__(self, evaluator, reference_images, num_classes: int, latent_dim: int, per_class: int,
-               output: str = "tanh", noise: str = "normal", seed: int = 0, batch_size: int = 500):
-    # --mode=eval's noise for (seed, class), so a probe and an evaluation with one seed see the same inputs.
-    self.noise = np.concatenate([sources.class_noise(label, per_class, latent_dim, seed, noise)
-                                 for label in range(num_classes)])
-    self.labels = np.repeat(np.arange(num_classes, dtype=np.int32), per_class)
-    self.evaluator = evaluator
-    self.num_classes = num_classes
+  def __init__(self, measurement: report.Measurement, latent_dim: int, output: str = "tanh",
+               noise: str = "normal"):
+    missing = [name for name in CHECK_METRICS if name not in measurement.names]
+    if missing:
+      raise ValueError(f"the measurement runs {', '.join(measurement.names)}; a check needs {', '.join(missing)}")
+    self.measurement = measurement
+    self.latent_dim = latent_dim
     self.output = output
-    self.batch_size = batch_size
-    self.reference = frechet.statistics(evaluator.features_and_predictions(reference_images)[0])
+    self.noise = noise
 
   def measure(self, generator) -> dict:
     """{conditional_accuracy, frechet_distance, per_class_accuracy} of `generator` (Keras, [noise, label])."""
-    import tensorflow as tf
-
-    # The source's generator takes labels of shape [batch, 1], cgan_tf's [batch].
-    label_rank = len(generator.inputs[1].shape)
-    images = []
-    for start in range(0, len(self.labels), self.batch_size):
-      labels = self.labels[start:start + self.batch_size]
-      labels = labels[:, None] if label_rank == 2 else labels
-      batch = generator([tf.constant(self.noise[start:start + self.batch_size]), tf.constant(labels)],
-                        training=False)
-      images.append(to_uint8(batch, self.output))
-    features, predictions = self.evaluator.features_and_predictions(np.concatenate(images))
-    correct = predictions == self.labels
-    per_class = [float(np.mean(correct[self.labels == k])) for k in range(self.num_classes)]
-    distance = frechet.frechet_distance_from_statistics(*frechet.statistics(features), *self.reference)
-    return dict(conditional_accuracy=float(np.mean(correct)), frechet_distance=float(distance),
-                per_class_accuracy=per_class)
+    # The source loop's generator takes labels of shape [batch, 1] and cgan_tf's [batch]: a Keras functional
+    # model adds the missing axis of size 1 itself, so the package's source serves both.
+    figures = self.measurement.measure(sources.GeneratorSource(generator, self.latent_dim, "time-to-quality check",
+                                                               self.output, self.noise))
+    return dict(conditional_accuracy=figures["conditional_accuracy"],
+                frechet_distance=figures["frechet_distance"],
+                per_class_accuracy=[figures[f"conditional_accuracy/class_{k}"]
+                                    for k in range(self.measurement.num_classes)])
 
 
-class QualityClock:
-  """Training seconds to a quality target, with every evaluation left off the clock.
-
-  Call `start()` when training starts, `over_budget()` between steps, and `check(step, generator)` every
-  N steps; each check appends one JSON line to `jsonl_path`.
+def prepare(config, per_class: int, latent_dim: int, output: str = "tanh", noise: str = "normal",
+            seed: int = 0) -> QualityProbe:
+  """The probe of `config`'s data set: its real splits and its evaluator, loaded once as --mode=eval loads
+  them (`report.prepare`), for checks of `per_class` images of every class.
 
   Args:
-    name: the run's name in the JSONL lines.
-    probe: a `QualityProbe`.
-    metric: the figure of TARGETS the target is on.
-    threshold: the value of `metric` to reach (at least, or at most for a distance).
-    budget_seconds: training seconds after which to give up.
-    jsonl_path: file to append the checks to ('' for none).
-    seed: the run's training seed, recorded with each check.
+    config: a cgan_tf Config naming the data set (and the evaluator's cache).
+    per_class: images generated per class at each check.
+    latent_dim: the generator's noise size.
+    output: the generator's last activation.
+    noise: the noise distribution the generator was trained on.
+    seed: seed of the evaluation noise (--eval_seed).
+
+  Raises:
+    ConfigError: per_class is below what a check's metrics need, or the cached evaluator was trained on
+      other data.
   """
-
-  def __init__(self, name: str, probe: QualityProbe, metric: str, threshold: float, budget_seconds: float,
-               jsonl_path: str = "", seed: Optional[int] = None):
-    if metric not in TARGETS:
-      raise ValueError(f"unknown target metric {metric!r}; known: {', '.join(TARGETS)}")
-    self.name = name
-    self.probe = probe
-    self.metric = metric
-    self.threshold = threshold
-    self.budget_seconds = budget_seconds
-    self.jsonl_path = jsonl_path
-    self.seed = seed
-    self.trained_seconds = 0.0
-    self.running_since: Optional[float] = None
-    self.eval_seconds = 0.0
-    self.checks = 0
-    self.last_step = None
-    self.best = None  # (value, training seconds, step) of the best check.
-    self.reached = None  # (training seconds, step, value) at the first check that reaches the threshold.
-
-  def start(self) -> None:
-    self.running_since = time.perf_counter()
-
-  def seconds(self) -> float:
-    """Training seconds so far."""
-    running = time.perf_counter() - self.running_since if self.running_since is not None else 0.0
-    return self.trained_seconds + running
-
-  def over_budget(self) -> bool:
-    return self.seconds() >= self.budget_seconds
-
-  def check(self, step: int, generator) -> bool:
-    """Measures the generator with the clock stopped; returns True once the threshold is reached."""
-    self.trained_seconds = self.seconds()
-    self.running_since = None
-    started = time.perf_counter()
-    figures = self.probe.measure(generator)
-    evaluation = time.perf_counter() - started
-    self.eval_seconds += evaluation
-    self.checks += 1
-    self.last_step = step
-    value = figures[self.metric]
-    if self.best is None or better(self.metric, value, self.best[0]):
-      self.best = (value, self.trained_seconds, step)
-    if self.reached is None and reached(self.metric, value, self.threshold):
-      self.reached = (self.trained_seconds, step, value)
-    record = dict(run=self.name, step=step, train_seconds=round(self.trained_seconds, 3),
-                  **{CHECK_FIELDS["conditional_accuracy"]: round(figures["conditional_accuracy"], 5),
-                     CHECK_FIELDS["frechet_distance"]: round(figures["frechet_distance"], 4)},
-                  per_class=[round(a, 4) for a in figures["per_class_accuracy"]],
-                  eval_seconds=round(evaluation, 3), time=time.time())
-    if self.seed is not None:
-      record["seed"] = self.seed
-    if self.jsonl_path:
-      os.makedirs(os.path.dirname(os.path.abspath(self.jsonl_path)), exist_ok=True)
-      with open(self.jsonl_path, "a") as f:
-        f.write(json.dumps(record) + "\n")
-    print("PROGRESS " + json.dumps(record), flush=True)
-    self.start()
-    return self.reached is not None
-
-  def result(self) -> dict:
-    """The run's outcome as a JSON-ready dict."""
-    best = self.best or (None, None, None)
-    return dict(name=self.name, metric=self.metric, threshold=self.threshold, budget_seconds=self.budget_seconds,
-                reached=self.reached is not None,
-                seconds=self.reached[0] if self.reached else None,
-                step=self.reached[1] if self.reached else None,
-                value=self.reached[2] if self.reached else None,
-                best_value=best[0], best_seconds=best[1], best_step=best[2],
-                checks=self.checks, trained_seconds=self.trained_seconds, eval_seconds=self.eval_seconds,
-                last_step=self.last_step)
+  train_data = data_lib.load(config, "train")
+  test_data = data_lib.load(config, "test")
+  # The number of classes is the test split's, so the sample count follows from it (as --eval_samples).
+  checks = config.replace(eval_metrics=",".join(CHECK_METRICS), eval_seed=seed,
+                          eval_samples=per_class * len(test_data.class_names))
+  measurement = report.Measurement(checks, evaluator_lib.load_evaluator(checks, train_data), train_data, test_data)
+  return QualityProbe(measurement, latent_dim, output, noise)

@@ -4,6 +4,7 @@ Every data set is built here with Pillow or NumPy: a class-per-folder set of col
 JPEG, BMP and GIF files) and a gray 28x28 npz.
 """
 
+import dataclasses
 import json
 import logging
 import os
@@ -15,15 +16,19 @@ import tensorflow as tf
 
 from cgan_tf import data
 from cgan_tf import main as main_lib
+from cgan_tf import networks
 from cgan_tf import rng
 from cgan_tf import trained_run as trained_run_lib
 from cgan_tf import samples
+from cgan_tf import train
 from cgan_tf.config import Config, ConfigError
 from cgan_tf.data import DataError
 from cgan_tf.data import inspection
 from cgan_tf.data import own_images
 from cgan_tf import validation
 from cgan_tf.run_dir import RunDir
+from tests.helpers.presets import parse_command, parse_preset
+from tests.helpers.runs import QUIET
 
 # Class name -> fill colour; the folder names are deliberately not in sorted order of creation.
 SHAPE_CLASSES = {"square": (220, 30, 30), "circle": (30, 200, 30), "triangle": (40, 40, 230)}
@@ -73,13 +78,40 @@ def shapes_dir(tmp_path):
   return make_shapes_folder(tmp_path / "shapes")
 
 
+# A configuration's fields that say which data it reads, where it writes and how long it runs, not how it
+# trains: a folder run given only its data takes every other field from the recommended recipe.
+DATA_AND_LENGTH = ("run_dir", "dataset", "data_source", "data_dir", "image_size", "image_shape", "num_classes",
+                   "class_names", "epochs")
+
+
+def test_a_folder_run_trains_the_recommended_recipe_sized_to_its_images(tmp_path):
+  # Enough images for one batch of the recipe's 64 after the held-out tenth.
+  shapes_dir = make_shapes_folder(tmp_path / "shapes", per_class=30)
+  # The command docs/own_data.md gives, and the recommended preset as measured (configs/fmnist.cfg).
+  folder = parse_command("--data_source=folder", f"--data_dir={shapes_dir}", "--dataset=shapes",
+                         "--image_size=32", f"--run_dir={tmp_path / 'run'}")
+  recommended = parse_preset("configs/fmnist.cfg", f"--run_dir={tmp_path / 'fmnist'}")
+  resolved, data = train.resolve_training_config(folder)
+  recipe = [field.name for field in dataclasses.fields(Config) if field.name not in DATA_AND_LENGTH]
+  assert {name: getattr(resolved, name) for name in recipe} == {name: getattr(recommended, name) for name in recipe}
+  assert (resolved.network, resolved.d_conditioning, resolved.keep_best) == ("cdcgan", "projection", True)
+  assert resolved.ema_decay > 0 and resolved.eval_every > 0
+  # Sized to the data: networks for 32x32 RGB, and the recipe's length in images, not in passes over 36.
+  assert resolved.image_shape == (32, 32, 3) and resolved.num_classes == len(SHAPE_CLASSES)
+  generator, _ = networks.build_networks(resolved.replace(precision="float32"))
+  assert generator.output.shape[1:] == (32, 32, 3)
+  steps = train.total_steps(resolved, len(data.labels))
+  assert steps * resolved.batch_size >= resolved.train_images > (steps - 1) * resolved.batch_size
+
+
 @pytest.fixture
 def gray_npz(tmp_path):
   return make_gray_npz(tmp_path / "bars.npz")
 
 
 def folder_config(root, **overrides) -> Config:
-  values = dict(run_dir="/unused", dataset="mine", data_source="folder", data_dir=root, image_size=32, seed=3)
+  values = dict(run_dir="/unused", dataset="mine", data_source="folder", data_dir=root, image_size=32, seed=3,
+                **QUIET)
   values.update(overrides)
   return validation.validate(Config(**values))
 

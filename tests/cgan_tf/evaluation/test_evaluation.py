@@ -212,7 +212,7 @@ def test_class_noise_is_a_pure_function_of_its_arguments():
     (dict(eval_samples=0), "--eval_samples"),
     (dict(eval_every=-1), "--eval_every"),
     (dict(eval_every=3, steps_per_execution=2), "--eval_every"),
-    (dict(keep_best=True), "--keep_best"),
+    (dict(keep_best=True, eval_every=0), "--keep_best"),
     (dict(keep_best=True, eval_every=10, eval_metrics="kid"), "--keep_best"),
     (dict(mode="eval", run_dir="", eval_source="/models/cgan/1"), "--run_dir"),
 ])

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from cgan_tf import networks
 from cgan_tf.config import Config
+from tests.helpers.presets import parse_preset
 
 # The convolutional image networks, small: what is checked here does not depend on the width.
 CONV_NETWORKS = ("cdcgan", "resnet")
@@ -70,7 +71,9 @@ def test_with_minibatch_std_d_judges_an_image_by_its_group(network):
 
 
 def test_cdcgan_is_the_reference_architecture_at_28x28():
-  generator, discriminator = networks.build_networks(Config(image_shape=(28, 28, 1), num_classes=10))
+  # The reference recipe is a preset, spelling out what the defaults (the recommended recipe) change.
+  reference = parse_preset("configs/fmnist_reference.cfg", "--run_dir=/unused")
+  generator, discriminator = networks.build_networks(reference.replace(image_shape=(28, 28, 1), num_classes=10))
   assert generator.get_layer("g_project").units == 7 * 7 * 128
   assert generator.get_layer("g_label_embedding").output_dim == 50
   assert [generator.get_layer(f"g_up{i}").filters for i in range(2)] == [128, 128]

@@ -8,6 +8,7 @@ import tensorflow as tf
 from cgan_tf import networks
 from cgan_tf.config import Config, ConfigError
 from cgan_tf import validation
+from tests.helpers.presets import parse_preset
 
 
 IMAGE_NETWORKS = sorted(name for name, spec in networks.NETWORKS.items() if spec.data_kind == "image")
@@ -55,7 +56,8 @@ def test_stages_follow_the_image_size(network, height, width, stages):
 
 
 def test_28_pixels_keeps_the_reference_architecture():
-  generator, _ = networks.build_networks(Config(image_shape=(28, 28, 1), num_classes=10))
+  reference = parse_preset("configs/fmnist_reference.cfg", "--run_dir=/unused")
+  generator, _ = networks.build_networks(reference.replace(image_shape=(28, 28, 1), num_classes=10))
   assert generator.get_layer("g_project").units == 7 * 7 * 128
   assert generator.get_layer("g_label_projection").units == 7 * 7
   assert sum(1 for layer in generator.layers if layer.name.startswith("g_up")) == 2

@@ -1,115 +1,85 @@
-"""The time-to-quality clock of tools/benchmarks/quality.py: targets in either direction, evaluation off
-the clock, the best check and the budget."""
+"""tools/benchmarks/quality.py: a time-to-quality check's figures are the package's Measurement's, for
+cgan_tf's generators (labels [batch]) and the source loop's (labels [batch, 1])."""
 
-import json
-
+import keras
+import numpy as np
 import pytest
 
-from tools import benchmark
-from tools.benchmarks import common as tools_common
+from cgan_tf import data as data_lib
+from cgan_tf.config import Config
+from cgan_tf.evaluation import report
+from cgan_tf.evaluation import sources
 from tools.benchmarks import quality
 
-
-class ScriptedProbe:
-  """Returns the next figures of a script at every check (a stand-in for the evaluator)."""
-
-  def __init__(self, accuracies, distances):
-    self.figures = [dict(conditional_accuracy=a, frechet_distance=d, per_class_accuracy=[a])
-                    for a, d in zip(accuracies, distances)]
-
-  def measure(self, generator):
-    return self.figures.pop(0)
+NUM_CLASSES = 4
+PER_CLASS = 6
+LATENT_DIM = 3
 
 
-@pytest.mark.parametrize("metric,threshold,step,value", [
-    ("conditional_accuracy", 0.8, 30, 0.85),  # Higher is better: the first check at or over 0.8.
-    ("frechet_distance", 40.0, 20, 40.0),     # Lower is better: the first check at or under 40.
-])
-def test_clock_reaches_a_target_in_the_metric_direction(tmp_path, metric, threshold, step, value):
-  jsonl = tmp_path / "checks.jsonl"
-  probe = ScriptedProbe([0.5, 0.7, 0.85, 0.9], [90.0, 40.0, 45.0, 30.0])
-  clock = quality.QualityClock("run", probe, metric, threshold, budget_seconds=1e9, jsonl_path=str(jsonl))
-  clock.start()
-  results = [clock.check(s, generator=None) for s in (10, 20, 30, 40)]
-  result = clock.result()
-  assert result["reached"] and result["step"] == step and result["value"] == value
-  assert results.index(True) == [10, 20, 30, 40].index(step)
-  assert result["best_value"] == (0.9 if metric == "conditional_accuracy" else 30.0)
-  assert result["best_step"] == 40
-  lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
-  assert [line["frechet_distance"] for line in lines] == [90.0, 40.0, 45.0, 30.0]
+def level(label):
+  """The pixel value of class `label`'s images."""
+  return 25 * label + 12
 
 
-def test_clock_that_never_reaches_reports_its_best_and_stops_at_the_budget():
-  probe = ScriptedProbe([0.1, 0.2], [300.0, 200.0])
-  clock = quality.QualityClock("run", probe, "frechet_distance", 10.0, budget_seconds=0.0)
-  clock.start()
-  assert clock.over_budget()
-  assert not clock.check(5, None) and not clock.check(10, None)
-  result = clock.result()
-  assert not result["reached"] and result["seconds"] is None
-  assert (result["best_value"], result["best_step"]) == (200.0, 10)
+class StubEvaluator:
+  """Sees an image's mean pixel: its features are functions of it, its prediction the nearest class level."""
+
+  info = {}
+
+  def features_and_predictions(self, images, batch_size=500):
+    del batch_size
+    mean = images.reshape(len(images), -1).astype(np.float64).mean(axis=1)
+    features = np.stack([mean, mean ** 2 / 255.0, np.sin(mean)], axis=1)
+    return features, np.clip(np.round((mean - 12) / 25), 0, NUM_CLASSES - 1).astype(np.int64)
 
 
-def test_clock_refuses_an_unknown_metric():
-  with pytest.raises(ValueError, match="unknown target metric 'kid'"):
-    quality.QualityClock("run", ScriptedProbe([], []), "kid", 1.0, budget_seconds=1.0)
+def image_set(count_per_class):
+  labels = np.repeat(np.arange(NUM_CLASSES, dtype=np.int32), count_per_class)
+  images = np.broadcast_to(np.array([level(k) for k in labels], np.uint8)[:, None, None, None],
+                           (len(labels), 4, 4, 1)).copy()
+  return data_lib.ImageData(images, labels, tuple(f"class_{k}" for k in range(NUM_CLASSES)), "synthetic")
 
 
-def write_checks(path, runs):
-  """A time-to-quality JSONL: runs of (name, seed or None, [(step, seconds, distance), ...])."""
-  with open(path, "w") as f:
-    for name, seed, checks in runs:
-      for step, seconds, distance in checks:
-        record = dict(run=name, step=step, train_seconds=seconds, accuracy=0.5, frechet_distance=distance)
-        if seed is not None:
-          record["seed"] = seed
-        f.write(json.dumps(record) + "\n")
-  return str(path)
+def generator(levels, label_shape):
+  """A generator whose image of class k is the constant levels[k] (in tanh range), whatever its noise."""
+  noise = keras.Input((LATENT_DIM,))
+  label = keras.Input(label_shape, dtype="int32")
+  table = np.array([[value / 127.5 - 1.0] * 16 for value in levels], np.float32)
+  image = keras.layers.Embedding(NUM_CLASSES, 16, embeddings_initializer=keras.initializers.Constant(table))(label)
+  image = keras.layers.Reshape((4, 4, 1))(image)
+  ignored = keras.layers.Reshape((4, 4, 1))(keras.layers.Dense(16, kernel_initializer="zeros", use_bias=False)(noise))
+  return keras.Model([noise, label], keras.layers.Add()([image, ignored]))
 
 
-def test_recorded_runs_split_where_the_name_or_seed_changes_or_the_step_falls(tmp_path):
-  path = write_checks(tmp_path / "checks.jsonl", [
-      ("cgan", None, [(100, 10.0, 300.0), (200, 20.0, 250.0)]),
-      ("base", None, [(100, 30.0, 400.0)]),
-      ("cgan", None, [(100, 11.0, 310.0)]),  # The same name again: the next seed's run.
-      ("cgan", 7, [(100, 12.0, 320.0)]),     # Recorded with its seed.
-  ])
-  runs = tools_common.read_check_runs(path)
-  assert [(name, seed, [c["step"] for c in checks]) for name, seed, checks in runs] == [
-      ("cgan", 0, [100, 200]), ("base", 0, [100]), ("cgan", 1, [100]), ("cgan", 7, [100])]
-  assert tools_common.first_reached(runs[0][2], "frechet_distance", 260.0)["step"] == 200
-  assert tools_common.first_reached(runs[0][2], "frechet_distance", 200.0) is None
-  with open(path, "a") as f:
-    f.write('{"run": "cgan", "step": 300}\n')
-  with pytest.raises(ValueError, match=r"checks.jsonl:6: not a check record"):
-    tools_common.read_check_runs(path)
+@pytest.fixture
+def measurement():
+  config = Config(eval_metrics=",".join(quality.CHECK_METRICS), eval_samples=PER_CLASS * NUM_CLASSES, eval_seed=3)
+  return report.Measurement(config, StubEvaluator(), image_set(10), image_set(PER_CLASS))
 
 
-@pytest.mark.parametrize("values,expected", [
-    ([(10, True), (20, True), (30, True)], (20, True)),
-    ([(10, True), (20, True), (5, False)], (10, False)),   # The bound sits below the median: it could move it.
-    ([(10, True), (20, True), (25, False)], (20, True)),   # Above it, whatever it becomes: the median stands.
-    ([(10, True), (20, False)], (15, False)),
-    ([(10, True), (20, True), (30, True), (45, False)], (25, True)),
-    ([(10, True), (20, True), (30, False), (40, True)], (25, False)),  # (20 + 35) / 2 if it were 35.
-])
-def test_censored_median_is_exact_only_where_no_lower_bound_can_move_it(values, expected):
-  assert tools_common.censored_median(values) == expected
+@pytest.mark.parametrize("label_shape", [(), (1,)])
+def test_a_check_is_the_measurements_figures_of_the_generator(measurement, label_shape):
+  # Class 2's images look like class 1's: a quarter of the samples are misclassified.
+  levels = [level(0), level(1), level(1), level(3)]
+  figures = quality.QualityProbe(measurement, LATENT_DIM).measure(generator(levels, label_shape))
+  assert figures["conditional_accuracy"] == pytest.approx(0.75)
+  assert figures["per_class_accuracy"] == [1.0, 1.0, 0.0, 1.0]
+  assert figures["frechet_distance"] > 1.0
+  # What --mode=eval reports for the same generator.
+  package = measurement.measure(sources.GeneratorSource(generator(levels, label_shape), LATENT_DIM))
+  assert (figures["conditional_accuracy"], figures["frechet_distance"]) == (
+      package["conditional_accuracy"], package["frechet_distance"])
 
 
-def test_report_from_recorded_checks_gives_times_lower_bounds_and_ratios(tmp_path, capsys):
-  path = write_checks(tmp_path / "checks.jsonl", [
-      ("cgan_tf preset", 0, [(100, 50.0, 300.0), (200, 100.0, 190.0)]),
-      ("baseline (source loop)", 0, [(100, 90.0, 290.0), (200, 180.0, 260.0)]),
-  ])
-  benchmark.main(["time_to_quality", f"--from_jsonl={path}", "--metric=frechet_distance",
-                  "--thresholds=300,200"])
-  out = capsys.readouterr().out
-  assert "| cgan_tf preset | 0 | 50 s (step 100) | 100 s (step 200) | 200 (100 s) |" in out
-  assert "| baseline (source loop) | 0 | 90 s (step 100) | > 180 s | 200 (180 s) |" in out
-  assert "300: 1.80x; 200: >= 1.80x." in out
-  with pytest.raises(SystemExit, match="give the targets to read with --thresholds"):
-    benchmark.main(["time_to_quality", f"--from_jsonl={path}", "--metric=frechet_distance"])
-  with pytest.raises(SystemExit, match="cannot read"):
-    benchmark.main(["time_to_quality", f"--from_jsonl={tmp_path / 'none.jsonl'}", "--thresholds=1"])
+def test_a_generator_that_draws_the_reference_scores_perfectly(measurement):
+  figures = quality.QualityProbe(measurement, LATENT_DIM).measure(
+      generator([level(k) for k in range(NUM_CLASSES)], ()))
+  assert figures["conditional_accuracy"] == 1.0 and figures["per_class_accuracy"] == [1.0] * NUM_CLASSES
+  assert figures["frechet_distance"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_probe_needs_the_metrics_of_a_check():
+  config = Config(eval_metrics="conditional_accuracy", eval_samples=PER_CLASS * NUM_CLASSES)
+  with pytest.raises(ValueError, match="a check needs frechet"):
+    quality.QualityProbe(report.Measurement(config, StubEvaluator(), image_set(10), image_set(PER_CLASS)),
+                         LATENT_DIM)

@@ -16,8 +16,8 @@ Networks (at 28x28x1, 10 classes; cgan_tf.networks gives the same parameter coun
   resnet     configs/fmnist_resnet.cfg: residual pair, 64/64, conditional BN in G, spectral norm and the
              projection logit in D, hinge loss, 5 D updates per G update, Adam(0, 0.9), linear decay, EMA.
 
-  python tools/benchmarks/jax_step.py --presets=fmnist,reference,resnet --dtypes=bfloat16,float32
-  python tools/benchmarks/jax_step.py --params     # parameter counts, to compare with cgan_tf's networks
+  python tools/gpu_proxy/jax_step.py --presets=fmnist,reference,resnet --dtypes=bfloat16,float32
+  python tools/gpu_proxy/jax_step.py --params     # parameter counts, to compare with cgan_tf's networks
 
 Runs with `jax` alone (no TensorFlow, no cgan_tf import). 16-bit compute is bfloat16 here, with float32
 weights, optimizer state, normalization statistics and losses; cgan_tf's GPU default is float16 with loss
@@ -390,7 +390,8 @@ def time_preset(name, dtype_name, steps_per_call, seconds, min_calls=5, warmup_c
               finite=bool(all(np.isfinite(np.asarray(x)).all() for x in jax.tree_util.tree_leaves(state["g"]))))
 
 
-def main():
+def build_parser() -> argparse.ArgumentParser:
+  """The command line (readable without JAX, so a test can hold the documented commands to it)."""
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--presets", default="fmnist,reference,resnet")
   parser.add_argument("--dtypes", default="bfloat16,float32")
@@ -398,6 +399,11 @@ def main():
   parser.add_argument("--seconds", type=float, default=4.0, help="timed seconds per configuration (about)")
   parser.add_argument("--params", action="store_true", help="print parameter counts and exit")
   parser.add_argument("--jsonl", default="", help="append one line per configuration here")
+  return parser
+
+
+def main():
+  parser = build_parser()
   args = parser.parse_args()
   presets = args.presets.split(",")
   for name in presets:

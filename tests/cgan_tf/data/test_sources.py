@@ -1,5 +1,4 @@
-"""The data wing: its registry, IDX reading (cgan_tf/data/idx.py), TFDS and auto's choice (tfds.py), and the
-pipeline's guarantees (pipeline.py): resumable at any step, same global batch for any replica count."""
+"""cgan_tf/data/sources.py: the source registry, the kind of a run's data, auto's choice between TFDS and IDX files, and a data set's name and the files read always agreeing."""
 
 import os
 
@@ -13,16 +12,7 @@ from cgan_tf.data import pipeline
 from cgan_tf.data import tfds
 from cgan_tf.config import Config, ConfigError
 from tests.helpers.data import DEBIAN_FASHION_MNIST, write_idx
-
-
-def small_data(count=40, classes=4):
-  images = np.arange(count * 4 * 4, dtype=np.uint32).reshape(count, 4, 4, 1) % 256
-  return data.ImageData(images.astype(np.uint8), (np.arange(count) % classes).astype(np.int32),
-                        tuple(str(i) for i in range(classes)), "test")
-
-
-def take(dataset, n):
-  return [(x.numpy(), y.numpy()) for x, y in dataset.take(n)]
+from tests.helpers.images import small_data
 
 
 def test_every_source_is_registered_once_with_its_kind():
@@ -65,116 +55,6 @@ def test_points_source_gives_the_circle_and_the_pipeline_feeds_it_as_it_is():
   assert {tuple(p) for p in points.numpy()} <= {tuple(p) for p in circle.points}
   with pytest.raises(data.DataError, match="--dataset: 'fashion_mnist' is not a points data set"):
     data.load(Config(run_dir="/tmp/unused", dataset="fashion_mnist", data_source="points"), "train")
-
-
-def test_load_idx_reads_the_synthetic_set(idx_dir):
-  train = idx.load_idx(idx_dir, "train")
-  test = idx.load_idx(idx_dir, "test")
-  assert train.images.shape == (256, 28, 28, 1) and train.images.dtype == np.uint8
-  assert test.images.shape == (128, 28, 28, 1)
-  assert set(train.labels.tolist()) == set(range(10))
-  assert train.labels.dtype == np.int32
-
-
-@pytest.mark.skipif(not os.path.isdir(DEBIAN_FASHION_MNIST), reason="dataset-fashion-mnist not installed")
-def test_load_debian_fashion_mnist():
-  config = Config(run_dir="/tmp/unused", data_source="idx")
-  train = data.load(config, "train")
-  assert train.images.shape == (60000, 28, 28, 1)
-  assert np.bincount(train.labels).tolist() == [6000] * 10
-  assert train.class_names[9] == "Ankle boot"
-  assert data.load(config, "test").images.shape == (10000, 28, 28, 1)
-
-
-def test_idx_errors_name_the_file(tmp_path):
-  images = np.zeros((5, 4, 4), np.uint8)
-  path = write_idx(str(tmp_path / "train-images-idx3-ubyte"), images, compress=False)
-  with pytest.raises(data.DataError, match="wrong IDX magic number 2051, expected 2049"):
-    idx.read_idx(path, idx.IDX_LABELS_MAGIC)
-  with open(path, "rb") as f:
-    raw = f.read()
-  with open(path, "wb") as f:
-    f.write(raw[:-7])
-  with pytest.raises(data.DataError, match="train-images-idx3-ubyte.*truncated"):
-    idx.read_idx(path, idx.IDX_IMAGES_MAGIC)
-  with open(path, "wb") as f:
-    f.write(raw[:2])
-  with pytest.raises(data.DataError, match="truncated"):
-    idx.read_idx(path, idx.IDX_IMAGES_MAGIC)
-
-
-def test_idx_count_mismatch_and_missing_files(tmp_path):
-  write_idx(str(tmp_path / "train-images-idx3-ubyte"), np.zeros((5, 4, 4), np.uint8))
-  with pytest.raises(data.DataError, match="train-labels-idx1-ubyte"):
-    idx.load_idx(str(tmp_path), "train")
-  write_idx(str(tmp_path / "train-labels-idx1-ubyte"), np.zeros((4,), np.uint8))
-  with pytest.raises(data.DataError, match="5 images but .* 4 labels"):
-    idx.load_idx(str(tmp_path), "train")
-  with pytest.raises(data.DataError, match="apt-get install dataset-fashion-mnist"):
-    idx.load_idx(str(tmp_path / "absent"), "train")
-
-
-def test_idx_label_out_of_range(tmp_path):
-  write_idx(str(tmp_path / "train-images-idx3-ubyte"), np.zeros((3, 4, 4), np.uint8))
-  write_idx(str(tmp_path / "train-labels-idx1-ubyte"), np.array([0, 1, 10], np.uint8))
-  with pytest.raises(data.DataError, match="label 10 is out of range for 10 classes"):
-    idx.load_idx(str(tmp_path), "train", tuple("abcdefghij"))
-
-
-def test_pipeline_scales_to_generator_range():
-  images, labels = next(iter(pipeline.train_dataset(small_data(), 8, seed=0)))
-  assert images.dtype == tf.float32 and labels.dtype == tf.int32
-  assert images.shape == (8, 4, 4, 1)
-  assert float(tf.reduce_min(images)) >= -1.0 and float(tf.reduce_max(images)) <= 1.0
-
-
-def test_epochs_are_permutations_that_differ():
-  source = small_data(count=40)
-  batches = take(pipeline.train_dataset(source, 8, seed=3), 10)  # two epochs of 5 steps
-  epoch0 = np.concatenate([y for _, y in batches[:5]])
-  epoch1_images = np.concatenate([x for x, _ in batches[5:]])
-  epoch0_images = np.concatenate([x for x, _ in batches[:5]])
-  assert sorted(epoch0.tolist()) == sorted(source.labels.tolist())  # every example once per epoch
-  assert not np.array_equal(epoch0_images, epoch1_images)  # reshuffled each epoch
-  again = take(pipeline.train_dataset(source, 8, seed=3), 5)
-  assert np.array_equal(epoch0_images, np.concatenate([x for x, _ in again]))
-
-
-@pytest.mark.parametrize("start_step", [1, 4, 5, 7])
-def test_pipeline_resumes_at_any_step(start_step):
-  source = small_data(count=43)  # 5 steps per epoch; 3 examples dropped each epoch
-  full = take(pipeline.train_dataset(source, 8, seed=11), 12)
-  resumed = take(pipeline.train_dataset(source, 8, seed=11, start_step=start_step), 12 - start_step)
-  for (x_full, y_full), (x_res, y_res) in zip(full[start_step:], resumed):
-    np.testing.assert_array_equal(x_full, x_res)
-    np.testing.assert_array_equal(y_full, y_res)
-
-
-class FakeContext:
-  def __init__(self, pipelines, pipeline_id, replicas):
-    self.num_input_pipelines, self.input_pipeline_id, self.num_replicas_in_sync = pipelines, pipeline_id, replicas
-
-
-@pytest.mark.parametrize("pipelines,replicas", [(1, 2), (1, 4), (2, 2), (2, 4)])
-def test_same_global_batches_for_any_replica_and_worker_count(pipelines, replicas):
-  source = small_data(count=64)
-  one = take(pipeline.train_dataset(source, 16, seed=5), 3)
-  per_replica = 16 // replicas
-  streams = [take(pipeline.train_dataset(source, 16, seed=5, input_context=FakeContext(pipelines, p, replicas)),
-                  3 * replicas // pipelines) for p in range(pipelines)]
-  for step in range(3):
-    parts = []
-    for stream in streams:  # each pipeline's replicas in order, worker by worker
-      parts.extend(stream[step * replicas // pipelines:(step + 1) * replicas // pipelines])
-    assert all(x.shape[0] == per_replica for x, _ in parts)
-    np.testing.assert_array_equal(np.concatenate([x for x, _ in parts]), one[step][0])
-
-
-def test_batch_errors():
-  with pytest.raises(ConfigError, match="--batch_size: 64 is larger than the data set"):
-    pipeline.train_dataset(small_data(count=40), 64, seed=0)
-  with pytest.raises(ConfigError, match="not divisible by the 3 replicas"):
-    pipeline.train_dataset(small_data(), 8, seed=0, input_context=FakeContext(1, 0, 3))
 
 
 def test_resolve_fills_shape_and_classes():

@@ -1,4 +1,9 @@
-"""tools/benchmarks/jax_step.py repeats three presets' train steps in JAX: it must copy them exactly."""
+"""tools/gpu_proxy/jax_step.py repeats three presets' train steps in JAX: it must copy them exactly, and the
+command docs/benchmarks.md quotes must parse."""
+
+import os
+import re
+import shlex
 
 import numpy as np
 import pytest
@@ -6,7 +11,8 @@ import pytest
 from cgan_tf import networks
 from cgan_tf.networks import conditioning
 from tests.helpers.presets import parse_preset
-from tools.benchmarks import jax_step
+from tools.benchmarks import common
+from tools.gpu_proxy import jax_step
 
 
 def _resolved(preset):
@@ -39,3 +45,13 @@ def test_the_jax_networks_have_cgan_tf_parameter_counts(name):
   count = lambda model: int(sum(np.prod(w.shape) for w in model.trainable_weights))
   assert jax_step.parameter_counts(jax_step.PRESETS[name]) == {
       "generator": count(generator), "discriminator": count(discriminator)}
+
+
+def test_the_command_benchmarks_md_quotes_parses():
+  with open(os.path.join(common.REPO_ROOT, "docs", "benchmarks.md")) as f:
+    text = re.sub(r"\s*\n\s*", " ", f.read())
+  commands = re.findall(r"`python tools/gpu_proxy/jax_step\.py((?: [^`]*)?)`", text)
+  assert commands
+  for arguments in commands:
+    args = jax_step.build_parser().parse_args(shlex.split(arguments))
+    assert set(args.presets.split(",")) <= set(jax_step.PRESETS)
