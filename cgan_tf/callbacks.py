@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from cgan_tf import checkpoints
 from cgan_tf import data as data_lib
+from cgan_tf import preemption
 from cgan_tf import samples
 from cgan_tf.checkpoints import CheckpointError, NonFiniteError
 from cgan_tf.run_dir import RunDir, grid_filename
@@ -77,6 +78,47 @@ class StopAfterTime(StepCallback):
     if self.training_seconds() >= self.seconds:
       logging.info("--train_minutes: %.1f minutes of training reached at step %d; stopping", self.seconds / 60,
                    step)
+      self.model.stop_training = True
+
+
+class StopOnRequest(StepCallback):
+  """Stops `fit` after the step in flight when a stop signal arrived, and checkpoints exactly that step.
+
+  Put it last in the callback list, so a signal that lands in another callback's work at a step (an
+  evaluation, a grid) still stops at that step. With one worker it stops after the step during which the
+  signal arrived. Under several workers it votes through the next train step (`preemption.STOP_VOTE`)
+  and every worker stops after the step whose averaged vote is above zero: the same step on each.
+
+  Args:
+    start_step, steps_per_execution: as for `StepCallback`.
+    request: the process's `preemption.StopRequest`.
+    checkpointer: the run's `Checkpointer`, which saves the step.
+    multi_worker: whether the stop must be agreed with peer workers.
+  """
+
+  def __init__(self, start_step, steps_per_execution, request, checkpointer, multi_worker=False):
+    super().__init__(start_step, steps_per_execution)
+    self.request = request
+    self.checkpointer = checkpointer
+    self.multi_worker = multi_worker
+    self.voted = False
+    self.stopped_at = None
+
+  def on_train_batch_begin(self, batch, logs=None):
+    # From the first step on there is training to save: a signal now waits for the step in flight.
+    self.request.defer()
+    if self.multi_worker and self.request.requested and not self.voted:
+      self.model.stop_vote.assign(1.0)
+      self.voted = True
+
+  def on_step_end(self, step, logs):
+    if self.multi_worker:
+      stop = float(logs.get(preemption.STOP_VOTE, 0.0)) > 0
+    else:
+      stop = self.request.requested
+    if stop and self.stopped_at is None:
+      self.stopped_at = step
+      self.checkpointer.save(step)
       self.model.stop_training = True
 
 
@@ -257,7 +299,8 @@ class ScalarWriter(StepCallback):
       return
     with self.writer.as_default():
       for name, value in logs.items():
-        tf.summary.scalar(f"train/{name}", value, step=step)
+        if name != preemption.STOP_VOTE:
+          tf.summary.scalar(f"train/{name}", value, step=step)
       for name, optimizer in (("g_learning_rate", self.model.g_optimizer),
                               ("d_learning_rate", self.model.d_optimizer)):
         tf.summary.scalar(f"train/{name}", learning_rate(optimizer), step=step)
@@ -370,7 +413,7 @@ class Progress(StepCallback):
     self.began = self.clock()
 
   def on_step_end(self, step, logs):
-    self.logs = dict(logs)
+    self.logs = {name: value for name, value in logs.items() if name != preemption.STOP_VOTE}
     now = self.clock()
     if self.first_done is None:  # Rates are measured from here, past the tracing of the first call.
       self.first_done, self.first_step, self.paused_at_first = now, step, self.paused_seconds()

@@ -22,6 +22,7 @@ from cgan_tf import layers as cgan_layers
 from cgan_tf import loss_scale
 from cgan_tf import losses
 from cgan_tf import penalties
+from cgan_tf import preemption
 from cgan_tf import rng
 from cgan_tf import schedules
 from cgan_tf.registry import Registry
@@ -110,6 +111,11 @@ class ConditionalGAN(keras.Model):
     # The number of completed train steps; drives the noise stream and is checkpointed.
     self.step_counter = keras.Variable(0, dtype="int64", trainable=False, name="step",
                                        aggregation="only_first_replica")
+    # 1 once this worker was asked to stop (set from the host between steps, see
+    # callbacks.StopOnRequest); not checkpointed. Under several workers each step reports it in its logs,
+    # whose average over the replicas tells every worker after the same step that one of them must stop.
+    self.stop_vote = keras.Variable(0.0, dtype="float32", trainable=False, name="stop_vote",
+                                    aggregation="only_first_replica")
     self.trackers = {name: keras.metrics.Mean(name=name)
                      for name in ("d_loss", "g_loss", "d_real_accuracy", "d_fake_accuracy")}
     self.options = StepOptions()
@@ -381,6 +387,7 @@ class ConditionalGAN(keras.Model):
       if loss_scale.is_scaled(optimizer):
         logs[name] = optimizer.dynamic_scale
     if isinstance(self.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+      logs[preemption.STOP_VOTE] = tf.identity(self.stop_vote.value)
       # Keras 3.15 reduces logs under several workers with strategy.reduce("MEAN", axis=0), which
       # fails on scalars; as [1] vectors they average over all replicas back to scalars.
       logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}

@@ -33,6 +33,7 @@ from cgan_tf.checkpoints import CheckpointError, NonFiniteError  # noqa: E402  p
 from cgan_tf.config import Config, ConfigError  # noqa: E402  pylint: disable=wrong-import-position
 from cgan_tf.data import DataError  # noqa: E402  pylint: disable=wrong-import-position
 from cgan_tf.data import inspection  # noqa: E402  pylint: disable=wrong-import-position
+from cgan_tf.preemption import TrainingStopped  # noqa: E402  pylint: disable=wrong-import-position
 from cgan_tf.evaluation import report  # noqa: E402  pylint: disable=wrong-import-position
 from cgan_tf.registry import Registry  # noqa: E402  pylint: disable=wrong-import-position
 
@@ -58,6 +59,13 @@ MODES = Registry("mode", {
 })
 # Errors that mean: fix the command or the data (exit status 2), each with a message naming the cause.
 USAGE_ERRORS = (ConfigError, DataError, CheckpointError, NonFiniteError)
+# Exit statuses besides 0 and absl's 1 for flags it cannot parse.
+EXIT_USAGE = 2  # Fix the command or the data, then rerun.
+EXIT_WORKER_LOST = 3  # A multi-worker job lost a worker; rerun every worker as it is.
+# Stopped by SIGTERM or SIGINT after checkpointing the step it was at; rerun as it is to resume exactly.
+# Not 143 or 130, the statuses of a process the signal itself ended: a wrapper or scheduler can tell a
+# run that saved its step from one that was killed before it could.
+EXIT_STOPPED = 4
 
 _DEFAULTS = Config()
 # The presets ship inside the package (cgan_tf/configs links to the checkout's configs/), so an installed
@@ -171,11 +179,18 @@ def main(argv):
   except USAGE_ERRORS as e:
     logging.error("%s", e)
     print(f"error: {e}", file=sys.stderr)
-    sys.exit(2)
+    sys.exit(EXIT_USAGE)
   except train.WorkerLostError as e:
     logging.error("%s", e)
     print(f"error: {e}", file=sys.stderr)
-    sys.exit(3)  # Unlike 2 (fix the command or the data), worth retrying as it is.
+    sys.exit(EXIT_WORKER_LOST)  # Unlike EXIT_USAGE, worth retrying as it is.
+  except TrainingStopped as e:
+    print(e, file=sys.stderr, flush=True)
+    sys.exit(EXIT_STOPPED)
+  except KeyboardInterrupt:
+    # Ctrl-C in a mode that trains nothing: its files are written atomically, so nothing is left half done.
+    print(f"Interrupted (SIGINT) during --mode={FLAGS.mode}; nothing was left half-written", file=sys.stderr)
+    sys.exit(130)
 
 
 def entry_point():

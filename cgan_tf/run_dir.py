@@ -1,6 +1,8 @@
 """The run directory's layout: the one place that names every file and folder a run holds.
 
   <run_dir>/config.json            the resolved configuration (`RunDir.save_config`)
+  <run_dir>/train.lock             held by the one training process that writes the directory, and naming
+                                     it (`run_lock`)
   <run_dir>/checkpoints/ckpt-<n>   training checkpoints, the newest by step
   <run_dir>/samples/grid_<n>.png   the fixed grid (every class x fixed noise) over training
   <run_dir>/logs/                  TensorBoard event files
@@ -29,6 +31,9 @@ from cgan_tf import files
 from cgan_tf.config import Config, ConfigError
 
 CONFIG_FILE = "config.json"
+# Locked (flock) by the training process for its life; never deleted, since a trainer that opened it just
+# before a deletion would lock a file nobody else can see.
+LOCK_FILE = "train.lock"
 CHECKPOINTS = "checkpoints"
 SAMPLES = "samples"
 LOGS = "logs"
@@ -68,6 +73,10 @@ class RunDir:
   @property
   def config(self) -> str:
     return self._join(CONFIG_FILE)
+
+  @property
+  def lock(self) -> str:
+    return self._join(LOCK_FILE)
 
   @property
   def checkpoints(self) -> str:

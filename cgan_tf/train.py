@@ -1,6 +1,8 @@
 """Training: builds data, networks and optimizers under the strategy, resumes, and runs `fit`."""
 
+import contextlib
 import math
+import os
 
 from absl import logging
 import keras
@@ -15,6 +17,9 @@ from cgan_tf import gan
 from cgan_tf import loss_scale
 from cgan_tf import networks
 from cgan_tf import points_report
+from cgan_tf import preemption
+from cgan_tf import resume
+from cgan_tf import run_lock
 from cgan_tf import samples
 from cgan_tf import schedules
 from cgan_tf import validation
@@ -113,19 +118,31 @@ def apply_learning_rates(model: gan.ConditionalGAN, config: Config) -> None:
       optimizer.learning_rate = rate
 
 
-def prepare_run_dir(config: Config) -> None:
-  """Creates the run directory, proves it writable, and refuses an incompatible earlier run."""
+def make_run_dir(config: Config) -> None:
+  """Creates the run directory (nothing inside it yet).
+
+  Raises:
+    ConfigError: naming --run_dir when it cannot be created.
+  """
   try:
     tf.io.gfile.makedirs(config.run_dir)
-    probe = RunDir(config.run_dir).write_probe
+  except (tf.errors.OpError, OSError) as e:
+    raise ConfigError(f"--run_dir: {config.run_dir} is not writable ({e})") from e
+
+
+def check_writable(config: Config) -> None:
+  """Proves the run directory writable before any training, by writing and removing a probe file.
+
+  Raises:
+    ConfigError: naming --run_dir.
+  """
+  probe = RunDir(config.run_dir).write_probe
+  try:
     with tf.io.gfile.GFile(probe, "w") as f:
       f.write("ok")
     tf.io.gfile.remove(probe)
   except (tf.errors.OpError, OSError) as e:
     raise ConfigError(f"--run_dir: {config.run_dir} is not writable ({e})") from e
-  saved = RunDir(config.run_dir).saved_config()
-  if saved is not None:
-    validation.check_resumable(saved, config)
 
 
 def resolve_training_config(config: Config):
@@ -163,6 +180,10 @@ def total_steps(config: Config, num_examples: int) -> int:
 def train(config: Config, extra_callbacks=()) -> gan.ConditionalGAN:
   """Trains (or resumes) the run in `config.run_dir` up to the configured number of steps.
 
+  The training process holds the run directory's lock throughout (`run_lock`), and writes nothing there
+  before the run is known to continue: config.json and everything else only after the resume checks and
+  the restore succeeded. SIGTERM and SIGINT stop it after the step in flight, saved (`preemption`).
+
   Args:
     config: the validated configuration.
     extra_callbacks: more Keras callbacks for `fit` (e.g. the benchmark's step timer).
@@ -171,9 +192,23 @@ def train(config: Config, extra_callbacks=()) -> gan.ConditionalGAN:
     The trained model.
 
   Raises:
-    ConfigError, data.DataError: for invalid settings or data, before anything is trained.
+    ConfigError, data.DataError: for invalid settings or data, before anything is trained or written;
+      run_lock.RunDirBusyError (a ConfigError) when another process trains in the directory.
+    checkpoints.CheckpointError: when the run directory's checkpoints cannot be restored.
+    preemption.TrainingStopped: when a signal stopped training; its step is checkpointed.
   """
+  with preemption.StopRequest() as request:
+    try:
+      return _train(config, extra_callbacks, request)
+    except preemption.StopRequested as e:
+      raise preemption.TrainingStopped(
+          f"Stopped by {e} before the first train step of this process: nothing was trained, so there was "
+          f"nothing to save. The same command resumes the run.", None, str(e)) from None
+
+
+def _train(config: Config, extra_callbacks, request: preemption.StopRequest) -> gan.ConditionalGAN:
   strategy = distribute.create_strategy(config)
+  request.install()  # Over the SIGTERM handler a multi-worker runtime sets when it starts.
   if config.batch_size % strategy.num_replicas_in_sync:
     raise ConfigError(f"--batch_size: the global batch {config.batch_size} is not divisible by the "
                       f"{strategy.num_replicas_in_sync} replicas of this strategy")
@@ -181,11 +216,24 @@ def train(config: Config, extra_callbacks=()) -> gan.ConditionalGAN:
   if config.d_minibatch_std and per_replica % config.d_minibatch_std:
     raise ConfigError(f"--d_minibatch_std: each of the {strategy.num_replicas_in_sync} replicas takes {per_replica} "
                       f"examples of the batch, which are not whole groups of {config.d_minibatch_std}")
-  config, data = resolve_training_config(config)
   output_dir = distribute.writable_dir(strategy, config.run_dir)
-  if output_dir == config.run_dir:
-    prepare_run_dir(config)
-    RunDir(config.run_dir).save_config(config)
+  is_chief = output_dir == config.run_dir
+  with contextlib.ExitStack() as held:
+    saved = None
+    if is_chief:
+      make_run_dir(config)
+      # Before anything else in the directory is read or written, and before the data is loaded, so a
+      # second trainer is turned away at once.
+      held.enter_context(run_lock.RunLock(config.run_dir))
+      check_writable(config)
+      saved = RunDir(config.run_dir).saved_config()
+    return _train_locked(config, saved, strategy, output_dir, extra_callbacks, request)
+
+
+def _train_locked(config: Config, saved, strategy, output_dir: str, extra_callbacks,
+                  request: preemption.StopRequest) -> gan.ConditionalGAN:
+  config, data = resolve_training_config(config)
+  changes = resume.check_resumable(saved, config) if saved is not None else []
   precision, why = distribute.choose_precision(config)
   logging.info("Precision: %s (%s)", precision, why)
   distribute.set_precision(precision)
@@ -200,12 +248,24 @@ def train(config: Config, extra_callbacks=()) -> gan.ConditionalGAN:
   total = total_steps(config, len(data.labels))
   with strategy.scope():
     model = build_gan(config, precision, xla_plan, total)
+  is_chief = output_dir == config.run_dir
   run_files, outputs = RunDir(config.run_dir), RunDir(output_dir)
-  restored = checkpoints.restore_training(model, run_files.checkpoints, precision)
+  try:
+    restored = checkpoints.restore_training(model, run_files.checkpoints, precision)
+  except checkpoints.CheckpointError as e:
+    if is_chief and saved is None:
+      raise checkpoints.CheckpointError(
+          f"{e}. {run_files.config} is missing, so this run's flags could not be checked against the ones "
+          f"the checkpoints were trained with: rerun with those (--network, the widths, --optimizer, "
+          f"--precision, ...), or use a new --run_dir") from e
+    raise
   checkpoint = checkpoints.training_checkpoint(model)
   start_step = int(model.step_counter.numpy())
   if restored:
     logging.info("Resumed from %s at step %d", restored, start_step)
+    if changes:
+      logging.info("Resuming with changes since %s was written: %s", run_files.config,
+                   resume.describe_changes(changes))
     apply_learning_rates(model, config)
 
   examples_per_step = pipeline.examples_per_step(config.batch_size, config.d_steps)
@@ -220,23 +280,28 @@ def train(config: Config, extra_callbacks=()) -> gan.ConditionalGAN:
                       f"calls of {config.steps_per_execution} steps; resume with a --steps_per_execution that "
                       f"divides {total - start_step} (1 always does)")
 
+  # The run continues: from here on its directory is written.
+  if is_chief:
+    run_files.save_config(config)
   writer = tf.summary.create_file_writer(outputs.logs)
   # A damaged state file would stop the manager from being created; restore_training found the checkpoints
   # by name instead.
   checkpoints.repair_state_file(outputs.checkpoints)
   manager = checkpoints.manager(checkpoint, outputs.checkpoints, config.keep_checkpoints)
   step_args = (start_step, config.steps_per_execution)
+  checkpointer = callbacks_lib.Checkpointer(*step_args, manager, config.checkpoint_every)
+  multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
   callbacks = [
       # First, so a NaN step stops training before any writer sees it.
       callbacks_lib.NonFiniteGuard(*step_args, run_files.checkpoints),
       callbacks_lib.ScalarWriter(*step_args, config.log_every, writer, config=config),
       callbacks_lib.GridWriter(*step_args, config.sample_every, outputs.samples,
                                writer, samples.progress_renderer(config, data)),
-      callbacks_lib.Checkpointer(*step_args, manager, config.checkpoint_every),
+      checkpointer,
       callbacks_lib.StopAtStep(*step_args, total),
   ]
   if config.eval_every > 0:  # Opt-in: each measurement costs an evaluator pass over eval_samples images.
-    callbacks.append(EvalCallback(*step_args, config, output_dir, writer))
+    callbacks.append(EvalCallback(*step_args, config, output_dir, writer, stop_request=request))
   if config.train_minutes:
     callbacks.append(callbacks_lib.StopAfterTime(*step_args, config.train_minutes,
                                                  pausers=[c for c in callbacks if hasattr(c, "paused_seconds")]))
@@ -244,6 +309,9 @@ def train(config: Config, extra_callbacks=()) -> gan.ConditionalGAN:
   callbacks.append(callbacks_lib.Progress(*step_args, total, examples_per_step, config, output_dir,
                                           watched=[c for c in callbacks if hasattr(c, "paused_seconds")]))
   callbacks.extend(extra_callbacks)
+  # Last, so a signal that arrives during another callback's work at a step still stops at that step.
+  stopper = callbacks_lib.StopOnRequest(*step_args, request, checkpointer, multi_worker)
+  callbacks.append(stopper)
   dataset = pipeline.distributed_dataset(strategy, data, config.batch_size, config.seed, start_step,
                                         config.d_steps, networks.get(config.network).output)
   try:
@@ -253,7 +321,7 @@ def train(config: Config, extra_callbacks=()) -> gan.ConditionalGAN:
     model.fit(dataset, epochs=1, steps_per_epoch=total - start_step, callbacks=callbacks, verbose=0,
               shuffle=False)
   except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError) as e:
-    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    if not multi_worker:
       raise
     # The collectives' timeout (CGAN_TF_COLLECTIVE_TIMEOUT) turns a hung peer into this error too.
     # The message opens with "Graph execution error:" and the Python stack of the failed op; the cause
@@ -266,6 +334,24 @@ def train(config: Config, extra_callbacks=()) -> gan.ConditionalGAN:
         f"Checkpoints are intact; last good checkpoint: "
         f"{checkpoints.last_good_checkpoint(run_files.checkpoints)}. Restart every "
         f"worker with the same command to resume from it.") from e
+  if stopper.stopped_at is not None and stopper.stopped_at < total:
+    raise stopped(stopper.stopped_at, total, request, run_files, multi_worker)
   if data_lib.kind_of(config) == "points" and output_dir == config.run_dir:
     points_report.report(model.sampling_generator, data, config.latent_dim, config.seed, config.noise, config.run_dir)
   return model
+
+
+def stopped(step: int, total: int, request: preemption.StopRequest, run_files: RunDir,
+            multi_worker: bool) -> preemption.TrainingStopped:
+  """The one line that says where a signal stopped training, what was saved, and how to resume."""
+  saved = os.path.join(run_files.checkpoints, f"{checkpoints.CHECKPOINT_NAME}-{step}")
+  if not multi_worker:
+    return preemption.TrainingStopped(
+        f"Stopped by {request.signal_name} at step {step} of {total}; saved {saved}. Run the same command to "
+        f"resume from step {step}.", step, request.signal_name)
+  cause = (f"this worker received {request.signal_name}" if request.requested else
+           "another worker of the job received a stop signal")
+  return preemption.TrainingStopped(
+      f"Stopped at step {step} of {total} ({cause}; every worker stopped after this step); the chief saved "
+      f"{saved}. Restart every worker with the same command to resume from step {step}.", step,
+      request.signal_name)

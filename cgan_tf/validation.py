@@ -1,8 +1,8 @@
 """Checking a configuration before anything is built: every flag against the choices its owner registers.
 
 `validate` checks what the flags alone decide; `check_architecture` checks what needs the data set's
-shape and classes; `check_resumable` what a run directory's earlier configuration allows. Each error names
-the flag and what it allows.
+shape and classes. Each error names the flag and what it allows. What a run directory's earlier
+configuration allows a resumed run to change is `resume.py`'s table.
 """
 
 import os
@@ -21,13 +21,6 @@ from cgan_tf import trained_run
 from cgan_tf.config import Config, ConfigError
 from cgan_tf.data import own_images
 from cgan_tf.evaluation import metrics
-
-# Fields that fix the shapes of the saved variables: a run directory written with other values cannot be
-# resumed, because its checkpoints would load into mismatched networks.
-ARCHITECTURE_FIELDS = ("dataset", "network", "latent_dim", "embedding_dim", "image_shape", "num_classes",
-                       "g_conditioning", "d_conditioning", "spectral_norm", "g_filters", "d_filters",
-                       "d_minibatch_std")
-
 
 def _check(condition: bool, flag: str, message: str) -> None:
   if not condition:
@@ -258,24 +251,3 @@ def check_architecture(config: Config) -> None:
     _check(config.num_classes > 0, "label", "this run is unconditional; use --label=-1 for a grid")
     _check(config.label < config.num_classes, "label",
            f"must be in [0, {config.num_classes}) for data set {config.dataset!r}, got {config.label}")
-
-
-def check_resumable(saved: Config, config: Config) -> None:
-  """Refuses to resume a run directory whose checkpoints were made for other network shapes."""
-  for name in ARCHITECTURE_FIELDS:
-    if getattr(saved, name) != getattr(config, name):
-      raise ConfigError(
-          f"--run_dir: {config.run_dir} holds a run with {name}={getattr(saved, name)!r}, but this run "
-          f"has {name}={getattr(config, name)!r}; its checkpoints cannot be resumed. Use a new --run_dir.")
-  if (saved.ema_decay > 0) != (config.ema_decay > 0):
-    raise ConfigError(
-        f"--ema_decay: {config.run_dir} holds a run {'with' if saved.ema_decay else 'without'} a moving average "
-        f"of the generator, this run has --ema_decay={config.ema_decay}; its checkpoints cannot be resumed "
-        f"that way. Use a new --run_dir.")
-  if (saved.lr_schedule == "constant") != (config.lr_schedule == "constant"):
-    # A constant rate is an optimizer variable in the checkpoint, a schedule is not, so the optimizers'
-    # saved state lines up with one layout only. Between linear and cosine a run continues.
-    raise ConfigError(
-        f"--lr_schedule: {config.run_dir} holds a run with --lr_schedule={saved.lr_schedule}, this run has "
-        f"--lr_schedule={config.lr_schedule}; a constant learning rate and a decaying one keep different "
-        f"optimizer state, so its checkpoints cannot be resumed that way. Use a new --run_dir.")

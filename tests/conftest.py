@@ -1,10 +1,12 @@
 """Shared fixtures. The CPU is split into 4 logical devices before TensorFlow starts, so strategy tests
 get real replicas; one-device code still runs on the first."""
 
+import logging as std_logging
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from absl import logging as absl_logging
 import pytest
 import tensorflow as tf
 from tensorflow.python.framework import config as tf_framework_config  # pylint: disable=g-direct-tensorflow-import
@@ -57,6 +59,28 @@ def runs(tmp_path_factory):
   train.train(run_config(str(base / "four"), idx_dir, train_steps=4))
   train.train(run_config(str(base / "straight"), idx_dir, train_steps=6))
   return dict(base=base, idx_dir=idx_dir, four=str(base / "four"), straight=str(base / "straight"))
+
+
+class _Records(std_logging.Handler):
+  def __init__(self):
+    super().__init__()
+    self.messages = []
+
+  def emit(self, record):
+    self.messages.append(record.getMessage())
+
+
+@pytest.fixture
+def absl_records():
+  """The messages absl logs during the test (INFO and above), as a list that grows."""
+  handler = _Records()
+  logger = std_logging.getLogger("absl")
+  verbosity = absl_logging.get_verbosity()
+  absl_logging.set_verbosity(absl_logging.INFO)
+  logger.addHandler(handler)
+  yield handler.messages
+  logger.removeHandler(handler)
+  absl_logging.set_verbosity(verbosity)
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,7 @@ holds out `--holdout_fraction` of the images as the 'test' split, so evaluation 
 
 import collections
 import dataclasses
+import errno
 import os
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -37,6 +38,10 @@ BAD_IMAGE_POLICIES = Registry("bad-image policy", {
     "skip": "leave each out with a warning naming it",
 })
 MAX_LISTED_FILES = 10
+# The most classes a data set may have. Far above the class-conditional sets in use (ImageNet-1k's 1000),
+# while a typo'd or corrupt label (1e9) is refused before one name, embedding row or grid row per class
+# is made for it.
+MAX_CLASSES = 10000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -244,19 +249,82 @@ def _is_image(name: str) -> bool:
   return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def _class_files(class_dir: str) -> Tuple[List[str], List[Tuple[str, str]]]:
-  """Image files under `class_dir` (nested folders included) and the non-image files found there."""
+def _link_problem(path: str) -> Optional[str]:
+  """Why the symbolic link `path` cannot be read (broken, or a loop), or None (not a link, or a good one)."""
+  if not os.path.islink(path):
+    return None
+  try:
+    os.stat(path)
+  except OSError as e:
+    if e.errno == errno.ELOOP:
+      return "a symbolic link loop (following it leads back to itself)"
+    return f"a broken symbolic link (to {os.readlink(path)}, which does not exist)"
+  return None
+
+
+class _Reached:
+  """Each real directory and image file of a folder, and the path it was first reached by.
+
+  Symbolic links are followed, but never into a directory or to a file already reached, and never to a
+  directory that holds the data folder itself: each would put images in the data set twice, under a
+  second class (`kittens -> cats`, `all -> .`) or twice in one, or never end (a link to a parent).
+  """
+
+  def __init__(self, root: str):
+    self.root = os.path.realpath(root)
+    self.dirs = {self.root: root}
+    self.files = {}
+
+  def directory(self, path: str) -> Optional[str]:
+    """Records directory `path`; returns why it must not be read, or None to read it."""
+    real = os.path.realpath(path)
+    if os.path.commonpath([real, self.root]) == real:
+      return (f"a symbolic link to {real}, which holds the whole data folder: its images would be in the data "
+              f"set twice")
+    if real in self.dirs:
+      return (f"the same directory as {self.dirs[real]} (through a symbolic link), which is read already: "
+              f"its images would be in the data set twice")
+    self.dirs[real] = path
+    return None
+
+  def file(self, path: str) -> Optional[str]:
+    """Records image file `path`; returns why it must not be read, or None to read it."""
+    real = os.path.realpath(path)
+    if real in self.files:
+      return (f"the same file as {self.files[real]} (through a symbolic link): one image would be in the data "
+              f"set twice")
+    self.files[real] = path
+    return None
+
+
+def _class_files(class_dir: str, reached: _Reached) -> Tuple[List[str], List[Tuple[str, str]]]:
+  """Image files under `class_dir` (nested folders included) and the files there that cannot be used."""
   images, bad = [], []
-  for directory, subdirs, files in os.walk(class_dir):
-    subdirs[:] = sorted(d for d in subdirs if not _is_ignored(d))  # Sorted walk: a fixed file order.
+
+  def unlistable(error: OSError) -> None:
+    bad.append((error.filename, f"cannot be listed ({error.strerror})"))
+
+  for directory, subdirs, files in os.walk(class_dir, onerror=unlistable, followlinks=True):
+    kept = []
+    for name in sorted(d for d in subdirs if not _is_ignored(d)):  # Sorted walk: a fixed file order.
+      path = os.path.join(directory, name)
+      problem = reached.directory(path)
+      if problem:
+        bad.append((path, problem))
+      else:
+        kept.append(name)
+    subdirs[:] = kept
     for name in sorted(files):
       path = os.path.join(directory, name)
       if _is_ignored(name):
         continue
-      if _is_image(name):
-        images.append(path)
-      else:
-        bad.append((path, f"not an image file (expected {', '.join(IMAGE_EXTENSIONS)})"))
+      problem = _link_problem(path)
+      if problem is None and _is_image(name):
+        problem = reached.file(path)
+        if problem is None:
+          images.append(path)
+          continue
+      bad.append((path, problem or f"not an image file (expected {', '.join(IMAGE_EXTENSIONS)})"))
   return images, bad
 
 
@@ -268,29 +336,48 @@ def list_folder(root: str, allow_single_class: bool = False) -> FolderListing:
     allow_single_class: accept one class (one subdirectory, or images directly in `root`).
 
   Returns:
-    The listing; `bad` names non-image files in class folders and images outside them.
+    The listing; `bad` names what cannot be used: non-image files in class folders, images outside them,
+    broken or looping symbolic links, and directories or files reached a second time through a symbolic
+    link (never read twice: a class folder that is another one's alias is left out).
 
   Raises:
-    DataError: if `root` is missing, holds no images, has an empty class, or a single class without
-      `allow_single_class`.
+    DataError: if `root` is missing, holds no images, has an empty class or more than MAX_CLASSES
+      classes, or a single class without `allow_single_class`.
   """
   if not os.path.isdir(root):
     raise DataError(f"--data_dir: {root} is not a directory (--data_source=folder reads a folder with one "
                     f"subdirectory of images per class)")
   entries = sorted(e for e in os.listdir(root) if not _is_ignored(e))
-  class_dirs = [e for e in entries if os.path.isdir(os.path.join(root, e))]
+  bad = []
+  links = {e: _link_problem(os.path.join(root, e)) for e in entries}
+  # A broken link at the top may be a class folder that is gone: worth telling, unlike a README.
+  bad.extend((os.path.join(root, e), problem) for e, problem in links.items() if problem)
+  entries = [e for e in entries if not links[e]]
+  candidates = [e for e in entries if os.path.isdir(os.path.join(root, e))]
   loose = [e for e in entries if not os.path.isdir(os.path.join(root, e))]
-  paths, labels, bad = [], [], []
-  if class_dirs:
-    class_names = tuple(class_dirs)
-    for label, name in enumerate(class_names):
-      images, non_images = _class_files(os.path.join(root, name))
-      bad.extend(non_images)
+  if len(candidates) > MAX_CLASSES:
+    raise DataError(f"--data_dir: {root} has {len(candidates)} subdirectories, each a class, and a data set may "
+                    f"have at most {MAX_CLASSES} classes; point --data_dir at the folder whose subdirectories "
+                    f"are the classes")
+  reached = _Reached(root)
+  paths, labels = [], []
+  if candidates:
+    class_dirs = []
+    for name in candidates:
+      path = os.path.join(root, name)
+      problem = reached.directory(path)
+      if problem:
+        bad.append((path, problem))
+        continue
+      images, unusable = _class_files(path, reached)
+      bad.extend(unusable)
       if not images:
-        raise DataError(f"--data_dir: class folder {os.path.join(root, name)} holds no images "
+        raise DataError(f"--data_dir: class folder {path} holds no images "
                         f"({', '.join(IMAGE_EXTENSIONS)}); add images or remove the folder")
       paths.extend(images)
-      labels.extend([label] * len(images))
+      labels.extend([len(class_dirs)] * len(images))
+      class_dirs.append(name)
+    class_names = tuple(class_dirs)
     # Top-level READMEs and licences are normal; a top-level image has no class, which is worth telling.
     bad.extend((os.path.join(root, e), "an image outside the class subdirectories (it has no class)")
                for e in loose if _is_image(e))
@@ -298,10 +385,11 @@ def list_folder(root: str, allow_single_class: bool = False) -> FolderListing:
     class_names = (os.path.basename(os.path.normpath(root)) or "images",)
     for name in loose:
       path = os.path.join(root, name)
-      if _is_image(name):
+      problem = reached.file(path) if _is_image(name) else None
+      if _is_image(name) and problem is None:
         paths.append(path)
       else:
-        bad.append((path, f"not an image file (expected {', '.join(IMAGE_EXTENSIONS)})"))
+        bad.append((path, problem or f"not an image file (expected {', '.join(IMAGE_EXTENSIONS)})"))
     labels = [0] * len(paths)
   if not paths:
     raise DataError(f"--data_dir: {root} holds no images ({', '.join(IMAGE_EXTENSIONS)}); "
@@ -338,14 +426,18 @@ def _first_size(paths: Sequence[str]) -> Tuple[int, int]:
   raise DataError(f"none of the {len(paths)} images could be decoded (first: {paths[0]})")
 
 
-def decode_folder(config: Config) -> DecodedSet:
+def decode_folder(config: Config, listing: Optional[FolderListing] = None) -> DecodedSet:
   """Lists, decodes, resizes and converts every image of the --data_dir folder (not cached).
 
+  Args:
+    config: the run configuration.
+    listing: the folder's `list_folder`, if made already.
+
   Raises:
-    DataError: see `list_folder`; also for undecodable files under --bad_images=error.
+    DataError: see `list_folder`; also for unusable or undecodable files under --bad_images=error.
   """
   root = config.data_dir
-  listing = list_folder(root, config.allow_single_class)
+  listing = listing or list_folder(root, config.allow_single_class)
   _report_bad(listing.bad, config.bad_images, f"file(s) in {root}")
   if config.image_size:
     size = (config.image_size, config.image_size)
@@ -398,24 +490,24 @@ def decode_folder(config: Config) -> DecodedSet:
 _FOLDER_CACHE: Dict[tuple, DecodedSet] = {}
 
 
-def _folder_key(config: Config) -> tuple:
+def _folder_key(config: Config, listing: FolderListing) -> tuple:
   stats = []
-  for directory, subdirs, files in os.walk(config.data_dir):
-    subdirs.sort()
-    for name in sorted(files):
-      stat = os.stat(os.path.join(directory, name))
-      stats.append((directory, name, stat.st_size, stat.st_mtime_ns))
+  for path in listing.paths:
+    try:
+      stat = os.stat(path)
+      stats.append((path, stat.st_size, stat.st_mtime_ns))
+    except OSError:  # Gone since the listing: decoding reports it.
+      stats.append((path, None, None))
   return (config.data_dir, config.image_size, config.channels, config.resize_mode, config.bad_images,
-          config.allow_single_class, tuple(stats))
+          config.allow_single_class, listing.class_names, listing.bad, tuple(stats))
 
 
 def _decode_folder_cached(config: Config) -> DecodedSet:
-  if not os.path.isdir(config.data_dir):
-    return decode_folder(config)  # Raises the error that names the flag.
-  key = _folder_key(config)
+  listing = list_folder(config.data_dir, config.allow_single_class)  # Raises the errors that name the flag.
+  key = _folder_key(config, listing)
   if key not in _FOLDER_CACHE:
     _FOLDER_CACHE.clear()  # One entry: a data set can be large.
-    _FOLDER_CACHE[key] = decode_folder(config)
+    _FOLDER_CACHE[key] = decode_folder(config, listing)
   return _FOLDER_CACHE[key]
 
 
@@ -461,9 +553,12 @@ def read_npz(config: Config) -> DecodedSet:
   if not len(labels):
     raise DataError(f"{path}: holds no images")
   if "class_names" in arrays:
+    if arrays["class_names"].size > MAX_CLASSES:
+      raise DataError(f"{path}: 'class_names' names {arrays['class_names'].size} classes; a data set may have "
+                      f"at most {MAX_CLASSES}")
     class_names = tuple(str(name) for name in arrays["class_names"].reshape(-1))
   else:
-    class_names = tuple(str(label) for label in range(max(int(labels.max()), 0) + 1))
+    class_names = _numbered_classes(labels, path)
   out_of_range = np.flatnonzero((labels < 0) | (labels >= len(class_names)))
   if len(out_of_range):
     first = int(out_of_range[0])
@@ -483,6 +578,37 @@ def read_npz(config: Config) -> DecodedSet:
         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     images = _materialise(dataset)[0]
   return DecodedSet(images, labels, class_names, f"NumPy file {path}", (), original_sizes)
+
+
+def _numbered_classes(labels: np.ndarray, path: str) -> Tuple[str, ...]:
+  """The classes '0'..'K-1' of labels without class names, which must be exactly 0..K-1, K <= MAX_CLASSES.
+
+  A label far above the others (a typo, a corrupt file) or gaps between the values (labels 0, 100, ...,
+  900) would otherwise make classes nobody meant, or one name per value up to the largest.
+
+  Raises:
+    DataError: naming the file, the values and the way out.
+  """
+  negative = np.flatnonzero(labels < 0)
+  if len(negative):
+    first = int(negative[0])
+    raise DataError(f"{path}: label {int(labels[first])} at index {first} is out of range: labels are class "
+                    f"indices 0..K-1 ({len(negative)} negative label(s))")
+  top = int(labels.max())
+  if top >= MAX_CLASSES:
+    first = int(np.argmax(labels))
+    raise DataError(f"{path}: label {top} at index {first} would make {top + 1} classes, and a data set may have at "
+                    f"most {MAX_CLASSES}; labels must be the class indices 0..K-1")
+  values = np.unique(labels)
+  if len(values) != top + 1:
+    missing = np.setdiff1d(np.arange(top + 1), values)
+    shown = ", ".join(str(int(v)) for v in missing[:MAX_LISTED_FILES])
+    more = ", ..." if len(missing) > MAX_LISTED_FILES else ""
+    raise DataError(
+        f"{path}: labels must be the class indices 0..K-1, but its {len(values)} distinct label values run from "
+        f"{int(values[0])} to {top}, so {len(missing)} of the classes 0..{top} would have no image ({shown}{more}); "
+        f"renumber the labels 0..{len(values) - 1}, or add a 'class_names' array naming all {top + 1} classes")
+  return tuple(str(label) for label in range(top + 1))
 
 
 def size_summary(sizes: np.ndarray, limit: int = 5) -> List[Tuple[str, int]]:

@@ -30,11 +30,14 @@ class EvalCallback(callbacks.StepCallback):
     config: the resolved run configuration.
     output_dir: where to write: the run directory on the chief, a throwaway directory elsewhere.
     writer: the run's TensorBoard summary writer.
+    stop_request: the process's `preemption.StopRequest`, or None: once it is requested, a measurement
+      under way is abandoned (the rerun makes it) and none is made at the end.
   """
 
   def __init__(self, start_step: int, steps_per_execution: int, config: Config, output_dir: str,
-               writer):
+               writer, stop_request=None):
     super().__init__(start_step, steps_per_execution)
+    self.stop_request = stop_request
     self.config = config
     self.every = config.eval_every
     self.output_dir = output_dir
@@ -57,6 +60,17 @@ class EvalCallback(callbacks.StepCallback):
   def on_train_begin(self, logs=None):
     if not self.is_chief:
       return
+    self._prepare()
+    repaired = files.repair_jsonl(self.metrics_path)
+    if repaired:
+      logging.warning("%s: %s", self.metrics_path, repaired)
+    if self.step > 0 and self.step % self.every == 0 and not self.measured(self.step):
+      # The process that reached this step stopped (or was killed) before its measurement was written.
+      logging.info("Step %d has no measurement in %s; measuring it before training on", self.step,
+                   self.metrics_path)
+      self.measure_or_abandon(self.step)
+
+  def _prepare(self):
     # Loading the data and the evaluator (training it if the cache has none) happens once, up front,
     # rather than in the middle of the first interval.
     self.measurement = report.prepare(self.config, "train_eval_samples")
@@ -68,6 +82,32 @@ class EvalCallback(callbacks.StepCallback):
       if tf.io.gfile.exists(self.best_path):  # Resuming: only beat what an earlier process kept.
         with tf.io.gfile.GFile(self.best_path) as f:
           self.best_distance = json.load(f)["frechet_distance"]
+
+  def measured(self, step: int) -> bool:
+    """Whether metrics.jsonl holds a measurement of the generator at `step`."""
+    if not tf.io.gfile.exists(self.metrics_path):
+      return False
+    with tf.io.gfile.GFile(self.metrics_path) as f:
+      for line in f:
+        try:
+          record = json.loads(line)
+        except ValueError:
+          continue
+        if isinstance(record, dict) and record.get("source") == "generated" and record.get("step") == step:
+          return True
+    return False
+
+  def stopping(self) -> bool:
+    return self.stop_request is not None and self.stop_request.requested
+
+  def measure_or_abandon(self, step: int):
+    """`measure(step)`, or None when training began stopping during it (nothing is written then)."""
+    try:
+      return self.measure(step)
+    except report.Abandoned:
+      logging.warning("The measurement of step %d was abandoned: training is stopping on %s; the rerun "
+                      "measures this step first", step, self.stop_request.signal_name)
+      return None
 
   def _append(self, record: dict) -> None:
     try:
@@ -81,14 +121,14 @@ class EvalCallback(callbacks.StepCallback):
   def measure(self, step: int) -> dict:
     """Measures the generator now; logs, appends and keeps the best. Returns the figures."""
     if self.measurement is None:
-      self.on_train_begin()
+      self._prepare()
     start = time.time()
-    floor = self.measurement.floor()
+    floor = self.measurement.floor(self.stopping)
     if not self.floor_logged:
       self._append(dict(step=step, time=time.time(), source="real_train", **floor))
       self.floor_logged = True
     source = report.generator_source(self.model.sampling_generator, self.config, "training")
-    figures = self.measurement.measure(source)
+    figures = self.measurement.measure(source, self.stopping)
     seconds = time.time() - start
     self._append(dict(step=step, time=time.time(), source="generated", eval_seconds=round(seconds, 1),
                       **figures))
@@ -112,9 +152,10 @@ class EvalCallback(callbacks.StepCallback):
     return figures
 
   def on_step_end(self, step, logs):
-    if self.is_chief and step % self.every == 0:
-      self.measure(step)
+    if self.is_chief and step % self.every == 0 and not self.stopping():
+      self.measure_or_abandon(step)
 
   def on_train_end(self, logs=None):
-    if self.is_chief and self.last_measured != self.step:
-      self.measure(self.step)
+    # A run stopped by a signal has a grace period to spend on its checkpoint, not on a measurement.
+    if self.is_chief and self.last_measured != self.step and not self.stopping():
+      self.measure_or_abandon(self.step)

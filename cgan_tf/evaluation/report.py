@@ -27,6 +27,15 @@ from cgan_tf.run_dir import RunDir
 CHECKPOINT_SOURCES = {"checkpoint": "newest", "best": "best"}
 
 
+class Abandoned(Exception):
+  """A measurement stopped part-way because `should_stop` said so (training is stopping on a signal)."""
+
+
+def _check(should_stop) -> None:
+  if should_stop is not None and should_stop():
+    raise Abandoned("stopping")
+
+
 def metric_names(config: Config) -> list:
   return [name for name in config.eval_metrics.split(",") if name]
 
@@ -75,29 +84,54 @@ class Measurement:
     features, predictions = self.evaluator.features_and_predictions(images)
     return metrics_lib.SampleSet(images, np.asarray(labels, np.int64), features, predictions)
 
-  def measure_images(self, images: np.ndarray, labels: np.ndarray) -> dict:
-    return metrics_lib.compute(self.names, self.sample_set(images, labels), self.reference, self.context)
+  def measure_images(self, images: np.ndarray, labels: np.ndarray, should_stop=None) -> dict:
+    """The figures of these images; `should_stop` (a callable, or None) is asked between metrics.
 
-  def measure(self, source: sources.SampleSource) -> dict:
+    Raises:
+      Abandoned: when `should_stop()` turned true.
+    """
+    sample_set = self.sample_set(images, labels)
+    figures = {}
+    for name in self.names:
+      _check(should_stop)
+      figures.update(metrics_lib.compute([name], sample_set, self.reference, self.context))
+    return figures
+
+  def measure(self, source: sources.SampleSource, should_stop=None) -> dict:
     """The figures of `per_class` images of every class from `source` (as many without labels, for an
-    unconditional generator; its labels are then unknown, -1, and only label-free metrics run)."""
+    unconditional generator; its labels are then unknown, -1, and only label-free metrics run).
+
+    Args:
+      source: what to measure.
+      should_stop: a callable asked between classes and between metrics, or None.
+
+    Raises:
+      Abandoned: when `should_stop()` turned true.
+    """
     if not self.conditional:
       count = self.per_class * self.num_classes
-      return self.measure_images(source.generate(-1, count, self.seed), np.full([count], -1))
-    images = np.concatenate([source.generate(label, self.per_class, self.seed)
-                             for label in range(self.num_classes)])
+      return self.measure_images(source.generate(-1, count, self.seed), np.full([count], -1), should_stop)
+    images = []
+    for label in range(self.num_classes):
+      _check(should_stop)
+      images.append(source.generate(label, self.per_class, self.seed))
     labels = np.repeat(np.arange(self.num_classes), self.per_class)
-    return self.measure_images(images, labels)
+    return self.measure_images(np.concatenate(images), labels, should_stop)
 
-  def floor(self) -> dict:
-    """The figures of real train images (a seeded draw of `per_class` per class), computed once."""
+  def floor(self, should_stop=None) -> dict:
+    """The figures of real train images (a seeded draw of `per_class` per class), computed once.
+
+    Raises:
+      Abandoned: when `should_stop()` turned true (nothing is kept; the next call starts again).
+    """
     if self._floor is None:
       rng = np.random.default_rng(self.seed)
       chosen = np.concatenate([
           rng.choice(np.flatnonzero(self.train_data.labels == k),
                      min(self.per_class, int(np.sum(self.train_data.labels == k))), replace=False)
           for k in range(self.num_classes)])
-      self._floor = self.measure_images(self.train_data.images[chosen], self.train_data.labels[chosen])
+      self._floor = self.measure_images(self.train_data.images[chosen], self.train_data.labels[chosen],
+                                        should_stop)
     return self._floor
 
 

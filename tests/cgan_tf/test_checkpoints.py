@@ -3,12 +3,10 @@ ends; a damaged checkpoint is skipped naming it, and none readable stops the run
 never saved; a run continues under another precision, except float64 weights in float32."""
 
 import glob
-import logging as std_logging
 import os
 import re
 import shutil
 
-from absl import logging as absl_logging
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -18,6 +16,7 @@ from cgan_tf import checkpoints
 from cgan_tf import loss_scale
 from cgan_tf import train
 from cgan_tf.checkpoints import CheckpointError, NonFiniteError
+from cgan_tf.config import ConfigError
 from cgan_tf.run_dir import RunDir
 from tests.helpers.runs import assert_same_checkpoint, ckpt, overwrite, run_config
 
@@ -147,27 +146,6 @@ def test_checkpointer_refuses_to_save_non_finite_weights(smoke_config, tmp_path)
 
 # --- Changing precision on resume ---------------------------------------------------------------------------
 
-class _Records(std_logging.Handler):
-  def __init__(self):
-    super().__init__()
-    self.messages = []
-
-  def emit(self, record):
-    self.messages.append(record.getMessage())
-
-
-@pytest.fixture
-def absl_records():
-  handler = _Records()
-  logger = std_logging.getLogger("absl")
-  verbosity = absl_logging.get_verbosity()
-  absl_logging.set_verbosity(absl_logging.INFO)
-  logger.addHandler(handler)
-  yield handler.messages
-  logger.removeHandler(handler)
-  absl_logging.set_verbosity(verbosity)
-
-
 TINY = dict(g_filters=8, d_filters=8, latent_dim=8, embedding_dim=4, batch_size=8, d_conditioning="projection",
             gp_weight=1.0)
 
@@ -197,6 +175,12 @@ def test_float64_run_is_not_continued_in_float32(smoke_config, policy):
   train.train(config)
   directory = RunDir(config.run_dir).checkpoints
   before = {name: os.path.getmtime(os.path.join(directory, name)) for name in os.listdir(directory)}
+  # The run's config.json says float64: refused before anything is built.
+  with pytest.raises(ConfigError, match=r"^--precision: .* holds a run with --precision=float64, this run has "
+                                        r"--precision=float32; float64 weights continue only in float64"):
+    train.train(config.replace(train_steps=2, precision="float32"))
+  # Without it, the checkpoint's own weights say so, before anything is restored.
+  os.remove(RunDir(config.run_dir).config)
   with pytest.raises(checkpoints.CheckpointError, match=r"--precision=float32: .* float64 weights"):
     train.train(config.replace(train_steps=2, precision="float32"))
   assert {name: os.path.getmtime(os.path.join(directory, name)) for name in os.listdir(directory)} == before

@@ -142,15 +142,6 @@ def test_config_round_trips_through_json():
   assert Config.from_dict(json.loads(config.to_json())) == config
 
 
-def test_incompatible_run_dir_is_refused():
-  saved = Config(run_dir="/r", network="cdcgan", image_shape=(28, 28, 1), num_classes=10)
-  with pytest.raises(ConfigError, match="image_shape"):
-    validation.check_resumable(saved, saved.replace(image_shape=(32, 32, 3)))
-  with pytest.raises(ConfigError, match="latent_dim"):
-    validation.check_resumable(saved, saved.replace(latent_dim=64))
-  validation.check_resumable(saved, saved.replace(batch_size=7))  # training settings may change
-
-
 @pytest.mark.parametrize("changes,flag,needle", [
     (dict(network="mlp", g_conditioning="cbn"), "g_conditioning", "supports auto, concat"),
     (dict(network="resnet", g_conditioning="channel"), "g_conditioning", "supports auto, cbn"),
@@ -175,24 +166,6 @@ def test_options_the_network_or_data_cannot_take_are_refused(changes, flag, need
     return
   with pytest.raises(ConfigError, match=f"--{flag}.*{needle}"):
     validation.check_architecture(Config(**values))
-
-
-def test_a_run_dir_with_or_without_a_moving_average_is_not_resumed_the_other_way():
-  saved = Config(run_dir="/r", image_shape=(28, 28, 1), num_classes=10, ema_decay=0.999)
-  validation.check_resumable(saved, saved.replace(ema_decay=0.99))  # another decay is fine
-  with pytest.raises(ConfigError, match="--ema_decay"):
-    validation.check_resumable(saved, saved.replace(ema_decay=0.0))
-  with pytest.raises(ConfigError, match="g_conditioning"):
-    validation.check_resumable(saved, saved.replace(g_conditioning="cbn"))
-
-
-def test_a_run_dir_with_a_constant_learning_rate_is_not_resumed_with_a_decay_or_back():
-  saved = Config(run_dir="/r", image_shape=(28, 28, 1), num_classes=10, lr_schedule="linear")
-  validation.check_resumable(saved, saved.replace(lr_schedule="cosine"))  # both schedules keep one layout
-  with pytest.raises(ConfigError, match="--lr_schedule"):
-    validation.check_resumable(saved, saved.replace(lr_schedule="constant"))
-  with pytest.raises(ConfigError, match="--lr_schedule"):
-    validation.check_resumable(saved.replace(lr_schedule="constant"), saved)
 
 
 def test_architecture_check_names_image_shape():

@@ -180,7 +180,8 @@ def test_two_workers_train_write_once_and_resume(tmp_path, idx_dir):
     assert code == 0, err[-3000:]
   assert sorted(os.listdir(os.path.join(run_dir, "checkpoints"))) == [
       "checkpoint", "ckpt-2.data-00000-of-00001", "ckpt-2.index", "ckpt-4.data-00000-of-00001", "ckpt-4.index"]
-  assert sorted(os.listdir(run_dir)) == ["checkpoints", "config.json", "logs", "samples"]
+  # train.lock: the chief's, who alone writes the directory.
+  assert sorted(os.listdir(run_dir)) == ["checkpoints", "config.json", "logs", "samples", "train.lock"]
   for code, err in finish(start_workers(run_dir, idx_dir, 6, **WORKER_OPTIONS)):
     assert code == 0, err[-3000:]
     assert "at step 4" in err  # both workers restored the chief's checkpoint

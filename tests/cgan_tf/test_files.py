@@ -37,3 +37,23 @@ def test_temporary_paths_are_hidden_unique_and_keep_the_extension(tmp_path):
   for tmp in (first, second):
     assert os.path.dirname(tmp) == str(tmp_path)
     assert os.path.basename(tmp).startswith(".tmp-") and tmp.endswith("classifier.keras")
+
+
+@pytest.mark.parametrize("content,repaired,message", [
+    (b'{"step": 1}\n{"step": 2, "fig', b'{"step": 1}\n', "dropped its last line, cut short by an interrupted write "
+                                                         "(16 bytes: '{\"step\": 2, \"fig')"),
+    (b'{"step": 1}\n{"step": 2}', b'{"step": 1}\n{"step": 2}\n', "its last record lacked the newline"),
+    (b'{"st', b"", "dropped its last line"),
+    (b'{"step": 1}\n', b'{"step": 1}\n', None),
+    (b"", b"", None),
+], ids=["cut record", "newline missing", "only a cut line", "whole", "empty"])
+def test_a_cut_last_line_of_json_lines_is_mended(tmp_path, content, repaired, message):
+  path = str(tmp_path / "metrics.jsonl")
+  with open(path, "wb") as f:
+    f.write(content)
+  said = files.repair_jsonl(path)
+  assert (said is None) if message is None else said.startswith(message), said
+  with open(path, "rb") as f:
+    assert f.read() == repaired
+  assert files.repair_jsonl(path) is None  # Appending to it now gives whole lines.
+  assert files.repair_jsonl(str(tmp_path / "absent.jsonl")) is None

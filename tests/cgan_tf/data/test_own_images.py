@@ -265,6 +265,35 @@ def test_missing_or_unreadable_npz(tmp_path):
     data.load(npz_config(str(tmp_path / "junk.npz")))
 
 
+@pytest.mark.parametrize("labels,message", [
+    # One corrupt value would otherwise make a class (and its name) for every number up to it.
+    (np.array([0, 1, 1_000_000_000, 1]), r"label 1000000000 at index 2 would make 1000000001 classes, and a data "
+                                         r"set may have at most 10000; labels must be the class indices 0\.\.K-1"),
+    (np.arange(0, 1000, 100), r"its 10 distinct label values run from 0 to 900, so 891 of the classes 0\.\.900 "
+                              r"would have no image \(1, 2, 3, .*renumber the labels 0\.\.9, or add a "
+                              r"'class_names' array naming all 901 classes"),
+    (np.array([0, 2, 2, 0]), r"so 1 of the classes 0\.\.2 would have no image \(1\)"),
+])
+def test_huge_or_sparse_labels_without_class_names_are_refused_naming_them(tmp_path, labels, message):
+  path = _write_npz(tmp_path / "labels.npz", images=np.zeros((len(labels), 8, 8), np.uint8), labels=labels)
+  with pytest.raises(DataError, match=message) as error:
+    data.load(npz_config(path), "all")
+  assert str(error.value).startswith(path)
+
+
+def test_declared_classes_may_be_empty_but_not_too_many(tmp_path, caplog):
+  images = np.zeros((4, 8, 8), np.uint8)
+  path = _write_npz(tmp_path / "named.npz", images=images, labels=np.array([0, 2, 2, 0]),
+                    class_names=np.array(["a", "b", "c"]))
+  with caplog.at_level(logging.WARNING):
+    assert data.load(npz_config(path), "all").class_names == ("a", "b", "c")
+  assert "class(es) b have no images" in caplog.text
+  path = _write_npz(tmp_path / "many.npz", images=images, labels=np.array([0, 1, 1, 0]),
+                    class_names=np.array([str(k) for k in range(own_images.MAX_CLASSES + 1)]))
+  with pytest.raises(DataError, match=r"'class_names' names 10001 classes; a data set may have at most 10000"):
+    data.load(npz_config(path), "all")
+
+
 # --- Bad folders ---------------------------------------------------------------------------------
 
 
@@ -352,6 +381,82 @@ def test_images_outside_class_folders_and_hidden_files(shapes_dir):
   decoded = own_images.decode(folder_config(shapes_dir, bad_images="skip"))
   assert decoded.class_names == ("circle", "square", "triangle") and len(decoded.labels) == 3 * PER_CLASS
   assert [os.path.basename(path) for path, _ in decoded.skipped] == ["stray.png"]
+
+
+# --- Symbolic links in a folder ------------------------------------------------------------------
+
+
+def _problems(root, **overrides):
+  """The unusable entries of `root` as {path: reason}, and the error --bad_images=error gives."""
+  with pytest.raises(DataError) as error:
+    data.load(folder_config(root, **overrides), "all")
+  return dict(own_images.list_folder(root).bad), str(error.value)
+
+
+@pytest.mark.parametrize("make_link,problem", [
+    (lambda root: os.symlink("gone.png", os.path.join(root, "circle", "dangling.png")),
+     "a broken symbolic link (to gone.png, which does not exist)"),
+    (lambda root: os.symlink("loop.png", os.path.join(root, "circle", "loop.png")),
+     "a symbolic link loop"),
+    (lambda root: os.symlink("missing_class", os.path.join(root, "zebra")),
+     "a broken symbolic link (to missing_class"),
+], ids=["dangling file", "looping file", "dangling class folder"])
+def test_broken_or_looping_links_are_refused_or_skipped_naming_each(shapes_dir, make_link, problem, caplog):
+  make_link(shapes_dir)
+  bad, message = _problems(shapes_dir)
+  [(path, reason)] = bad.items()
+  assert reason.startswith(problem) and path in message and "--bad_images=skip" in message
+  with caplog.at_level(logging.WARNING):
+    decoded = own_images.decode(folder_config(shapes_dir, bad_images="skip"))
+  assert decoded.class_names == ("circle", "square", "triangle") and len(decoded.labels) == 3 * PER_CLASS
+  assert [item[0] for item in decoded.skipped] == [path] and path in caplog.text
+
+
+@pytest.mark.parametrize("link,target,expected", [
+    ("all", ".", "holds the whole data folder"),  # Every image again, as a fourth class.
+    ("kittens", "circle", "the same directory as {root}/circle"),  # The circles under two labels.
+    ("aardvark", "square", "the same directory as {root}/aardvark"),  # The alias sorts first: square is refused.
+    ("circle/again", "..", "holds the whole data folder"),  # Inside a class: the data set again.
+    ("circle/self", ".", "the same directory as {root}/circle"),  # A class twice over.
+], ids=["link to the root", "class alias", "alias sorting first", "link to a parent", "link to itself"])
+def test_directory_links_that_would_read_images_twice_are_never_followed(shapes_dir, link, target, expected):
+  os.symlink(target, os.path.join(shapes_dir, link))
+  bad, message = _problems(shapes_dir)
+  [(path, reason)] = bad.items()
+  assert expected.format(root=shapes_dir) in reason and path in message
+  decoded = own_images.decode(folder_config(shapes_dir, bad_images="skip"))
+  # Left out: no image is counted twice, and no class is made of another's images.
+  assert len(decoded.labels) == len(set(os.path.realpath(p) for p in decoded.paths)) == 3 * PER_CLASS
+  assert len(decoded.class_names) == 3
+
+
+def test_a_file_link_into_another_class_is_refused(shapes_dir):
+  copy = os.path.join(shapes_dir, "square", "borrowed.png")
+  os.symlink(os.path.join("..", "circle", "000.png"), copy)
+  bad, message = _problems(shapes_dir)
+  assert bad == {copy: f"the same file as {shapes_dir}/circle/000.png (through a symbolic link): one image "
+                       f"would be in the data set twice"}
+
+
+def test_links_to_folders_outside_the_data_folder_are_followed(tmp_path):
+  elsewhere = make_shapes_folder(tmp_path / "elsewhere", per_class=2)
+  root = tmp_path / "assembled"
+  os.makedirs(root / "square")
+  draw_shape("square", (200, 0, 0)).save(root / "square" / "0.png")
+  os.symlink(os.path.join(elsewhere, "circle"), root / "circle")
+  os.makedirs(root / "triangle")
+  os.symlink(os.path.join(elsewhere, "triangle"), root / "triangle" / "more")
+  decoded = own_images.decode(folder_config(str(root)))
+  assert decoded.class_names == ("circle", "square", "triangle")
+  assert np.bincount(decoded.labels).tolist() == [2, 1, 2] and not decoded.skipped
+
+
+def test_too_many_class_folders_are_refused_before_reading_them(tmp_path, monkeypatch):
+  monkeypatch.setattr(own_images, "MAX_CLASSES", 3)
+  root = make_shapes_folder(tmp_path / "four", per_class=1)
+  os.makedirs(os.path.join(root, "zebra"))
+  with pytest.raises(DataError, match=r"has 4 subdirectories, each a class, and a data set may have at most 3"):
+    data.load(folder_config(root), "all")
 
 
 # --- inspect_data --------------------------------------------------------------------------------
