@@ -63,6 +63,7 @@ class Config:
   gp_weight: float = 0.0
   r1_gamma: float = 0.0
   r1_every: int = 1
+  mode_seeking: float = 0.0
   diffaugment: str = ""
   ema_decay: float = 0.995
   ema_start: int = 0
@@ -115,7 +116,8 @@ class Config:
   eval_every: int = 1000
   eval_samples: int = 10000  # --mode=eval's.
   train_eval_samples: int = 2000  # Each measurement during training (--eval_every).
-  eval_metrics: str = "conditional_accuracy,frechet,intra_frechet,kid,precision_recall,intra_precision_recall,cas"
+  eval_metrics: str = ("conditional_accuracy,unrecognised,frechet,intra_frechet,kid,precision_recall,"
+                       "intra_precision_recall,cas")
   eval_seed: int = 0
   eval_source: str = "checkpoint"
   eval_report: str = ""

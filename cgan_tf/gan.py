@@ -62,6 +62,8 @@ class StepOptions:
     ema_decay: decay of the generator's exponential moving average (0: no EMA).
     ema_start: the step from which the average averages; before it, it copies the generator.
     noise: 'normal' or 'uniform' generator noise.
+    mode_seeking: weight of the mode-seeking penalty in G's loss (0: off); G's batch is then drawn in pairs
+      of one label (rows 2i and 2i + 1), and each replica's share must hold whole pairs.
   """
 
   loss: str = "nonsaturating"
@@ -74,6 +76,7 @@ class StepOptions:
   ema_decay: float = 0.0
   ema_start: int = 0
   noise: str = "normal"
+  mode_seeking: float = 0.0
 
 
 def replica_index() -> tf.Tensor:
@@ -142,6 +145,8 @@ class ConditionalGAN(keras.Model):
       raise ValueError("the simultaneous scheme updates D once per step; d_steps must be 1")
     if options.ema_decay and self.ema_generator is None:
       raise ValueError("ema_decay > 0 needs an ema_generator")
+    if options.mode_seeking and self.global_batch_size % 2:
+      raise ValueError(f"mode seeking draws G's batch in pairs; the global batch {self.global_batch_size} is odd")
     self.d_optimizer = d_optimizer
     self.g_optimizer = g_optimizer
     self.options = options
@@ -151,6 +156,8 @@ class ConditionalGAN(keras.Model):
       self.trackers["gradient_penalty"] = keras.metrics.Mean(name="gradient_penalty")
     if options.r1_gamma:
       self.trackers["r1_penalty"] = keras.metrics.Mean(name="r1_penalty")
+    if options.mode_seeking:
+      self.trackers["mode_seeking_penalty"] = keras.metrics.Mean(name="mode_seeking_penalty")
     # Under several replicas XLA compiles each replica's gradient computation, not the whole step.
     wrap = (lambda fn: tf.function(fn, jit_compile=True)) if xla_plan == "per_replica" else (lambda fn: fn)
     self.joint_gradients = wrap(self._joint_gradients)
@@ -196,12 +203,15 @@ class ConditionalGAN(keras.Model):
     start = tf.cast(replica_id, tf.int32) * batch_size
     return values[start:start + batch_size]
 
-  def draw_latents(self, step, batch_size, replica_id, stream=0):
+  def draw_latents(self, step, batch_size, replica_id, stream=0, paired=False):
     """Replica `replica_id`'s noise and fake labels for global step `step`.
 
     The replica id is an argument, not read from the replica context here: under per-replica XLA
     this runs inside one compiled function shared by all replicas, where a context read at trace
     time would give every replica replica 0's slice.
+
+    With `paired`, rows 2i and 2i + 1 of the global batch share one label (the mode-seeking penalty's
+    pairs); a replica's slice then holds whole pairs when `batch_size` is even.
 
     Returns:
       (noise float32 [batch_size, latent_dim], labels int32 [batch_size]; zeros when unconditional).
@@ -209,7 +219,10 @@ class ConditionalGAN(keras.Model):
     step_seed = self.step_seed(step, stream)
     noise = rng.latent([self.global_batch_size, self.latent_dim], rng.fold_in(step_seed, NOISE_STREAM),
                        self.options.noise)
-    if self.conditional:
+    if self.conditional and paired:
+      labels = tf.repeat(rng.uniform_int([self.global_batch_size // 2], rng.fold_in(step_seed, LABEL_STREAM),
+                                         self.num_classes), 2)
+    elif self.conditional:
       labels = rng.uniform_int([self.global_batch_size], rng.fold_in(step_seed, LABEL_STREAM), self.num_classes)
     else:
       labels = tf.zeros([self.global_batch_size], tf.int32)
@@ -276,10 +289,17 @@ class ConditionalGAN(keras.Model):
       logged["r1_penalty"] = tf.reduce_mean(penalty)
     return total, logged
 
+  def _generator_penalties(self, fake, noise):
+    """The enabled penalties on G, per example and weighted, and their unweighted means to log."""
+    if not self.options.mode_seeking:
+      return 0.0, {}
+    penalty = penalties.mode_seeking_penalty(fake, noise)
+    return self.options.mode_seeking * penalty, {"mode_seeking_penalty": tf.reduce_mean(penalty)}
+
   def _joint_gradients(self, real, real_labels, step, replica_id):
     """Simultaneous scheme: both networks' gradients from one forward pass."""
     batch_size = tf.shape(real_labels)[0]
-    noise, fake_labels = self.draw_latents(step, batch_size, replica_id)
+    noise, fake_labels = self.draw_latents(step, batch_size, replica_id, paired=bool(self.options.mode_seeking))
     real_params = self._augment_parameters(step, REAL_AUGMENT_STREAM, batch_size, replica_id, real.shape[1:])
     fake_params = self._augment_parameters(step, FAKE_AUGMENT_STREAM, batch_size, replica_id, real.shape[1:])
     with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape, self._dropout_seed(step, DROPOUT_STREAM,
@@ -291,12 +311,14 @@ class ConditionalGAN(keras.Model):
       d_per_example = self.loss_pair.discriminator(real_logits, fake_logits)
       penalty, logged = self._penalties(real_in, real_labels, fake_in, step, 0, replica_id)
       g_per_example = self.loss_pair.generator(fake_logits)
+      g_penalty, g_logged = self._generator_penalties(fake, noise)
       d_scaled = self._scaled_average(d_per_example + tf.cast(penalty, d_per_example.dtype), self.d_optimizer)
-      g_scaled = self._scaled_average(g_per_example, self.g_optimizer)
+      g_scaled = self._scaled_average(g_per_example + tf.cast(g_penalty, g_per_example.dtype), self.g_optimizer)
     d_grads = d_tape.gradient(d_scaled, self.discriminator.trainable_variables)
     g_grads = g_tape.gradient(g_scaled, self.generator.trainable_variables)
     stats = self._statistics(d_per_example, g_per_example, real_logits, fake_logits)
     stats.update(logged)
+    stats.update(g_logged)
     return d_grads, g_grads, stats
 
   def _discriminator_gradients(self, real, real_labels, step, replica_id, d_step=0):
@@ -319,16 +341,18 @@ class ConditionalGAN(keras.Model):
     return d_grads, d_per_example, real_logits, fake_logits, logged
 
   def _generator_gradients(self, step, batch_size, replica_id):
-    """G's gradients on fresh noise, through the updated D."""
-    noise, fake_labels = self.draw_latents(step, batch_size, replica_id, GENERATOR_STREAM)
+    """G's gradients on fresh noise, through the updated D, with the statistics of its penalties."""
+    noise, fake_labels = self.draw_latents(step, batch_size, replica_id, GENERATOR_STREAM,
+                                           paired=bool(self.options.mode_seeking))
     params = self._augment_parameters(step, GENERATOR_AUGMENT_STREAM, batch_size, replica_id,
                                       self.generator.output.shape[1:])
     with tf.GradientTape() as g_tape, self._dropout_seed(step, GENERATOR_DROPOUT_STREAM, replica_id):
       fake = self.generate(noise, fake_labels, True)
       fake_logits = self.discriminate(self._augment(fake, params), fake_labels, True)
       g_per_example = self.loss_pair.generator(fake_logits)
-      g_scaled = self._scaled_average(g_per_example, self.g_optimizer)
-    return g_tape.gradient(g_scaled, self.generator.trainable_variables), g_per_example
+      g_penalty, g_logged = self._generator_penalties(fake, noise)
+      g_scaled = self._scaled_average(g_per_example + tf.cast(g_penalty, g_per_example.dtype), self.g_optimizer)
+    return g_tape.gradient(g_scaled, self.generator.trainable_variables), g_per_example, g_logged
 
   # --- The step ------------------------------------------------------------------------------------
 
@@ -373,11 +397,12 @@ class ConditionalGAN(keras.Model):
             real_all[rows], labels_all[rows], step, replica_id, d_step)
         self.d_optimizer.apply(d_grads, d_variables)
         self._after_discriminator_update()
-      g_grads, g_per_example = self.generator_gradients(step, batch_size, replica_id)
+      g_grads, g_per_example, g_logged = self.generator_gradients(step, batch_size, replica_id)
       self.g_optimizer.apply(g_grads, g_variables)
       # The statistics of the last D update and the G update.
       stats = self._statistics(d_per_example, g_per_example, real_logits, fake_logits)
       stats.update(logged)
+      stats.update(g_logged)
     self._after_generator_update(step)
     self.step_counter.assign_add(1)
     for name, value in stats.items():

@@ -106,7 +106,7 @@ RULES: Dict[str, Rule] = {
                       except_words="to or from `float64` (float64 weights continue only in float64)"),
     # May change.
     **_rows(MAY_CHANGE, ("loss", "update_scheme", "d_steps", "gp_weight", "r1_gamma", "r1_every", "diffaugment",
-                         "ema_start", "noise", "d_dropout"),
+                         "ema_start", "noise", "d_dropout", "mode_seeking"),
             "the recipe from here on: the state restores as it is and trains on under the new value"),
     **_rows(MAY_CHANGE, ("g_learning_rate", "d_learning_rate", "beta_1", "beta_2", "batch_size", "epochs",
                          "train_steps", "train_images", "seed", "deterministic"),

@@ -50,7 +50,7 @@ def step_options(config: Config) -> gan.StepOptions:
   return gan.StepOptions(loss=config.loss, update_scheme=config.update_scheme, d_steps=config.d_steps,
                          gp_weight=config.gp_weight, r1_gamma=config.r1_gamma, r1_every=config.r1_every,
                          augment=config.diffaugment_policies, ema_decay=config.ema_decay,
-                         ema_start=config.ema_start, noise=config.noise)
+                         ema_start=config.ema_start, noise=config.noise, mode_seeking=config.mode_seeking)
 
 
 def has_batch_normalization(*models) -> bool:
@@ -216,6 +216,9 @@ def _train(config: Config, extra_callbacks, request: preemption.StopRequest) -> 
   if config.d_minibatch_std and per_replica % config.d_minibatch_std:
     raise ConfigError(f"--d_minibatch_std: each of the {strategy.num_replicas_in_sync} replicas takes {per_replica} "
                       f"examples of the batch, which are not whole groups of {config.d_minibatch_std}")
+  if config.mode_seeking and per_replica % 2:
+    raise ConfigError(f"--mode_seeking: each of the {strategy.num_replicas_in_sync} replicas takes {per_replica} "
+                      f"examples of the batch, which are not whole pairs of one label")
   output_dir = distribute.writable_dir(strategy, config.run_dir)
   is_chief = output_dir == config.run_dir
   with contextlib.ExitStack() as held:

@@ -27,7 +27,7 @@ SAMPLE_FIELDS = ("label", "num_images", "output_dir", "interpolate", "truncation
 EXPORT_FIELDS = ("export_dir", "model_name", "export_version", "export_next_free_version", "max_batch",
                  "export_source")
 EVAL_FIELDS = ("evaluator_dir", "evaluator_epochs", "eval_samples", "eval_metrics", "eval_seed",
-               "eval_source", "eval_report", "cas_epochs", "verbose")
+               "eval_source", "eval_report", "cas_epochs", "verbose", "truncation")
 # Checkpoint key of the training step (`step=` in checkpoints.training_checkpoint).
 STEP_KEY = "step/.ATTRIBUTES/VARIABLE_VALUE"
 

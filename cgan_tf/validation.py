@@ -151,6 +151,10 @@ def _validate_gan_options(config: Config) -> None:
   for name in ("gp_weight", "r1_gamma"):
     value = getattr(config, name)
     _check(0.0 <= value < float("inf"), name, f"must be a non-negative finite number (0: off), got {value!r}")
+  _check(0.0 <= config.mode_seeking < float("inf"), "mode_seeking",
+         f"must be a non-negative finite weight (0: off; e.g. 1.0), got {config.mode_seeking!r}")
+  _check(not config.mode_seeking or config.batch_size % 2 == 0, "mode_seeking",
+         f"draws the generator's batch in pairs of one label; the batch ({config.batch_size}) must be even")
   _check(isinstance(config.r1_every, int) and config.r1_every >= 1, "r1_every",
          f"must be a positive integer (1: R1 every step; k: lazy R1 every k steps), got {config.r1_every!r}")
   _check(0.0 <= config.ema_decay < 1.0, "ema_decay",

@@ -58,15 +58,20 @@ class Evaluator:
                                                  self.model.outputs[0]])
     self._predict = tf.function(lambda images: self._both(images, training=False), reduce_retracing=True)
 
-  def features_and_predictions(self, images: np.ndarray, batch_size: int = 500):
-    """Penultimate features (float64 [N, D]) and predicted classes (int64 [N]) of uint8 images."""
-    features, predictions = [], []
+  def features_and_logits(self, images: np.ndarray, batch_size: int = 500):
+    """Penultimate features (float64 [N, D]) and class logits (float64 [N, classes]) of uint8 images."""
+    features, logits = [], []
     for start in range(0, len(images), batch_size):
       batch = tf.constant(images[start:start + batch_size], dtype=tf.float32)
-      batch_features, logits = self._predict(batch)
+      batch_features, batch_logits = self._predict(batch)
       features.append(batch_features.numpy().astype(np.float64))
-      predictions.append(np.argmax(logits.numpy(), axis=-1))
-    return np.concatenate(features), np.concatenate(predictions)
+      logits.append(batch_logits.numpy().astype(np.float64))
+    return np.concatenate(features), np.concatenate(logits)
+
+  def features_and_predictions(self, images: np.ndarray, batch_size: int = 500):
+    """Penultimate features (float64 [N, D]) and predicted classes (int64 [N]) of uint8 images."""
+    features, logits = self.features_and_logits(images, batch_size)
+    return features, np.argmax(logits, axis=-1)
 
 
 def train_evaluator(config: Config) -> Evaluator:

@@ -6,7 +6,7 @@ its figures are the headline; `--eval_metrics` lists the names to compute. Candi
 """
 
 import dataclasses
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -26,12 +26,15 @@ class SampleSet:
     labels: int [N]: the conditioning labels of generated images, the true labels of real ones.
     features: float64 [N, D]: the evaluator's penultimate features.
     predictions: int [N]: the evaluator's predicted classes.
+    probabilities: float [N, classes]: the evaluator's class probabilities (None where a caller has only
+      predictions; the metrics that need them then cannot run).
   """
 
   images: np.ndarray
   labels: np.ndarray
   features: np.ndarray
   predictions: np.ndarray
+  probabilities: Optional[np.ndarray] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +101,15 @@ def _conditional_accuracy(candidate: SampleSet, reference: SampleSet, context: M
   overall, per_class = accuracy.conditional_accuracy(candidate.predictions, candidate.labels,
                                                      context.num_classes)
   return {"conditional_accuracy": overall, **_per_class("conditional_accuracy", per_class)}
+
+
+@register("unrecognised", needs_labels=True, headline=("unrecognised",))
+def _unrecognised(candidate: SampleSet, reference: SampleSet, context: MetricContext):
+  del reference  # Judged by the evaluator alone.
+  if candidate.probabilities is None:
+    raise ValueError("unrecognised needs the evaluator's class probabilities of the samples")
+  overall, per_class = accuracy.unrecognised_share(candidate.probabilities, candidate.labels, context.num_classes)
+  return {"unrecognised": overall, **_per_class("unrecognised", per_class)}
 
 
 @register("frechet", headline=("frechet_distance",))

@@ -18,6 +18,7 @@ from cgan_tf import networks
 from cgan_tf import trained_run
 from cgan_tf import validation
 from cgan_tf.config import Config, ConfigError
+from cgan_tf.evaluation import accuracy
 from cgan_tf.evaluation import evaluator as evaluator_lib
 from cgan_tf.evaluation import metrics as metrics_lib
 from cgan_tf.evaluation import sources
@@ -81,8 +82,9 @@ class Measurement:
     self._floor = None
 
   def sample_set(self, images: np.ndarray, labels: np.ndarray) -> metrics_lib.SampleSet:
-    features, predictions = self.evaluator.features_and_predictions(images)
-    return metrics_lib.SampleSet(images, np.asarray(labels, np.int64), features, predictions)
+    features, logits = self.evaluator.features_and_logits(images)
+    return metrics_lib.SampleSet(images, np.asarray(labels, np.int64), features, np.argmax(logits, axis=-1),
+                                 accuracy.softmax(logits))
 
   def measure_images(self, images: np.ndarray, labels: np.ndarray, should_stop=None) -> dict:
     """The figures of these images; `should_stop` (a callable, or None) is asked between metrics.
@@ -193,6 +195,7 @@ def evaluate(config: Config) -> dict:
   """--mode=eval: measures a checkpoint or an exported SavedModel; writes and returns the JSON report."""
   start = time.time()
   run_config, source, step = resolve_source(config)
+  source.truncation = config.truncation
   measurement = prepare(run_config)
   test_classes = measurement.num_classes
   if run_config.num_classes and run_config.num_classes != test_classes:
@@ -204,7 +207,7 @@ def evaluate(config: Config) -> dict:
       source=source.description, step=step, dataset=run_config.dataset,
       class_names=list(measurement.train_data.class_names), metrics=measurement.names,
       eval_samples=measurement.per_class * test_classes, per_class=measurement.per_class,
-      eval_seed=config.eval_seed, reference="real test split "
+      eval_seed=config.eval_seed, truncation=config.truncation, reference="real test split "
       f"({len(measurement.reference.labels)} images)",
       # The evaluator by what it is, not where this machine caches it: the report is published.
       evaluator=dict(dataset=run_config.dataset, epochs=measurement.evaluator.info.get("epochs"),
@@ -215,7 +218,8 @@ def evaluate(config: Config) -> dict:
   if os.path.dirname(path):
     tf.io.gfile.makedirs(os.path.dirname(path))
   files.write_json_atomically(path, report, indent=2)
-  print(f"{source.description} (step {step}), {report['eval_samples']} samples against the "
+  truncated = f", noise truncated at {config.truncation:g}" if config.truncation else ""
+  print(f"{source.description} (step {step}){truncated}, {report['eval_samples']} samples against the "
         f"{report['reference']}:\n{format_table(generated, floor)}\nreport: {path}")
   logging.info("Wrote %s", path)
   return report

@@ -23,13 +23,30 @@ BATCH_SIZE = 250
 UNCONDITIONAL_KEY = 1 << 20  # Stands for the label in the noise seed of a generator without labels.
 
 
-def class_noise(label: int, count: int, latent_dim: int, seed: int, distribution: str = "normal") -> np.ndarray:
+def class_noise(label: int, count: int, latent_dim: int, seed: int, distribution: str = "normal",
+                truncation: float = 0.0, max_rounds: int = 10_000) -> np.ndarray:
   """The evaluation noise of class `label` (-1: no label): float32 [count, latent_dim], a pure function of its
-  args; standard normal, or uniform in [-1, 1) for generators trained on uniform noise."""
+  args; standard normal, or uniform in [-1, 1) for generators trained on uniform noise.
+
+  With `truncation` psi > 0, every component with |z| > psi is redrawn from the same stream until none is
+  left, so components within the bound keep the values they have without truncation; after `max_rounds`
+  redraws the rare survivors are clipped. It is the rule of `rng.truncated_latent`, which draws
+  `--mode=sample`'s noise in the graph; evaluation noise is drawn here, on the host, per class.
+  """
   generator = np.random.default_rng([seed, label if label >= 0 else UNCONDITIONAL_KEY])
   if distribution == "uniform":
-    return generator.uniform(-1.0, 1.0, (count, latent_dim)).astype(np.float32)
-  return generator.standard_normal((count, latent_dim)).astype(np.float32)
+    draw = lambda size: generator.uniform(-1.0, 1.0, size)  # noqa: E731
+  else:
+    draw = generator.standard_normal
+  noise = draw((count, latent_dim))
+  if truncation:
+    for _ in range(max_rounds):
+      outside = np.abs(noise) > truncation
+      if not outside.any():
+        break
+      noise[outside] = draw(int(outside.sum()))
+    noise = np.clip(noise, -truncation, truncation)
+  return noise.astype(np.float32)
 
 
 class SampleSource:
@@ -38,6 +55,7 @@ class SampleSource:
 
   latent_dim: int
   noise: str = "normal"
+  truncation: float = 0.0  # The truncation trick's bound psi on the noise (0: none).
   batch_size: int = BATCH_SIZE
   description: str = ""
 
@@ -46,7 +64,7 @@ class SampleSource:
 
   def generate(self, label: int, count: int, seed: int) -> np.ndarray:
     """`count` uint8 images [count, H, W, C] of class `label` (-1: unconditional) from the seeded noise."""
-    noise = class_noise(label, count, self.latent_dim, seed, self.noise)
+    noise = class_noise(label, count, self.latent_dim, seed, self.noise, self.truncation)
     labels = np.full([count], label, np.int32) if label >= 0 else None
     return np.concatenate([
         self._render(noise[i:i + self.batch_size], None if labels is None else labels[i:i + self.batch_size])

@@ -24,6 +24,7 @@ flags.DEFINE_string("output_dir", _DEFAULTS.output_dir, "--mode=sample: where to
 flags.DEFINE_integer("interpolate", _DEFAULTS.interpolate, "--mode=sample: instead of independent images, N "
                      "images on a path between two noise vectors (spherical for normal noise, straight for "
                      "uniform), for --label or every class; writes each image, a strip and a GIF. 0: off.")
-flags.DEFINE_float("truncation", _DEFAULTS.truncation, "--mode=sample: the truncation trick; noise components "
-                   "with |z| > psi are redrawn, trading variety for more typical images (e.g. 1.0, 0.5). "
-                   "0: off.")
+flags.DEFINE_float("truncation", _DEFAULTS.truncation, "--mode=sample and --mode=eval: the truncation trick; noise "
+                   "components with |z| > psi are redrawn, trading variety for more typical images (e.g. 1.0, "
+                   "0.5); --mode=eval measures the generator with noise so truncated (the real-data floor is "
+                   "unchanged). 0: off.")

@@ -22,6 +22,11 @@ flags.DEFINE_float("r1_gamma", _DEFAULTS.r1_gamma, "R1 penalty gamma / 2 * |grad
                    "2018); 0 turns it off.")
 flags.DEFINE_integer("r1_every", _DEFAULTS.r1_every, "Lazy R1: apply it every N steps, weighted by N "
                      "(StyleGAN2 uses 16); 1 applies it every step.")
+flags.DEFINE_float("mode_seeking", _DEFAULTS.mode_seeking, "Mode-seeking regularisation of G (Mao et al. 2019, "
+                   "MSGAN), this weight times 1 / (mean|G(z1)-G(z2)| / mean|z1-z2| + 1e-5) for pairs of noise "
+                   "vectors of one label, added to G's loss: G is pushed to give one label varied images. G's "
+                   "batch is drawn in pairs, so each replica's share of --batch_size must be even. 0 turns it "
+                   "off.")
 flags.DEFINE_list("diffaugment", _DEFAULTS.diffaugment, "DiffAugment policies applied alike to D's real and "
                   "fake inputs (Zhao et al. 2020): a comma-separated list of distinct "
                   f"{', '.join(augment.POLICIES)}; empty for none.")

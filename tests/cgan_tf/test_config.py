@@ -66,6 +66,9 @@ def test_flags_become_a_frozen_config(tmp_path):
     (["--d_minibatch_std=-4"], "d_minibatch_std"),
     (["--d_minibatch_std=1"], "d_minibatch_std"),
     (["--batch_size=30", "--d_minibatch_std=4"], "d_minibatch_std"),
+    (["--mode_seeking=-1"], "mode_seeking"),
+    (["--mode_seeking=inf"], "mode_seeking"),
+    (["--mode_seeking=1", "--batch_size=63"], "mode_seeking"),
 ])
 def test_invalid_values_name_the_flag(tmp_path, argv, flag):
   with pytest.raises(ConfigError, match=f"--{flag}"):
@@ -97,7 +100,7 @@ def test_help_groups_the_flags_by_concern():
       "data", "networks", "training", "distribution", "outputs", "evaluation", "export")}
   assert {"dataset", "data_dir"} <= groups["cgan_tf.flags.data"]
   assert {"network", "g_conditioning"} <= groups["cgan_tf.flags.networks"]
-  assert {"loss", "optimizer", "diffaugment"} <= groups["cgan_tf.flags.training"]
+  assert {"loss", "optimizer", "diffaugment", "mode_seeking"} <= groups["cgan_tf.flags.training"]
   assert {"strategy", "precision", "xla"} <= groups["cgan_tf.flags.distribution"]
   assert {"eval_metrics", "keep_best"} <= groups["cgan_tf.flags.evaluation"]
   assert {"export_dir", "max_batch"} <= groups["cgan_tf.flags.export"]

@@ -48,7 +48,7 @@ def test_weights_after_5_steps_do_not_depend_on_replica_count(replica_runs, repl
   assert_same_training(one, many, initial(replica_runs[1]))
   # The logged losses are the true global means, not divided by the replica count.
   logs_one, logs_many = json.loads(str(replica_runs[1]["logs"])), json.loads(str(replica_runs[replicas]["logs"]))
-  for name in ("d_loss", "g_loss", "d_real_accuracy", "d_fake_accuracy"):
+  for name in ("d_loss", "g_loss", "d_real_accuracy", "d_fake_accuracy", "mode_seeking_penalty"):
     assert logs_many[name] == pytest.approx(logs_one[name], rel=1e-4, abs=1e-6), name
 
 
@@ -67,6 +67,18 @@ def test_replicas_draw_distinct_slices_of_one_noise_stream(replica_runs, replica
     for j in range(i + 1, replicas):
       assert not np.allclose(noise[i], noise[j])
   np.testing.assert_array_equal(np.concatenate(noise), replica_runs[1]["noise0"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("replicas", [1, 2, 4])
+def test_mode_seeking_pairs_share_a_label_and_replicas_slice_whole_pairs(replica_runs, replicas):
+  labels = [replica_runs[replicas][f"paired_labels{i}"] for i in range(replicas)]
+  for share in labels:
+    assert len(share) % 2 == 0
+    np.testing.assert_array_equal(share[0::2], share[1::2])
+  everything = np.concatenate(labels)
+  np.testing.assert_array_equal(everything, replica_runs[1]["paired_labels0"])
+  assert len(set(everything[0::2].tolist())) > 3  # the pairs' labels themselves are drawn, not one class
 
 
 @pytest.mark.slow
@@ -166,6 +178,12 @@ def test_strategy_factory(smoke_config):
 def test_global_batch_not_divisible_by_replicas_is_refused(smoke_config):
   with pytest.raises(ConfigError, match="--batch_size: the global batch 30 is not divisible by the 4 replicas"):
     train.train(smoke_config(batch_size=30, num_cpu_devices=4, strategy="mirrored"))
+
+
+def test_replica_shares_that_split_a_mode_seeking_pair_are_refused(smoke_config):
+  # 12 examples over 4 replicas: 3 each, so one pair of one label would straddle two replicas.
+  with pytest.raises(ConfigError, match="--mode_seeking: each of the 4 replicas takes 3 examples"):
+    train.train(smoke_config(batch_size=12, num_cpu_devices=4, strategy="mirrored", mode_seeking=1.0))
 
 
 # Healthy workers: a generous collective timeout, and a grid and a log line often enough that the

@@ -186,13 +186,14 @@ def test_unconditional_run_trains_samples_exports_and_measures(smoke_config, tmp
 
 MODERN = dict(g_conditioning="cbn", d_conditioning="projection", spectral_norm=True, loss="hinge",
               diffaugment="color,translation,cutout", gp_weight=1.0, r1_gamma=1.0, r1_every=2, d_steps=2,
-              ema_decay=0.5, ema_start=1, lr_schedule="linear")
+              ema_decay=0.5, ema_start=1, lr_schedule="linear", mode_seeking=1.0)
 
 
 def test_all_modern_options_train_identically_on_one_and_two_replicas(smoke_config, tmp_path):
   """float64, as the invariance tests of tests/cgan_tf/test_distribute.py: conditional batch norm (synchronized over
-  the replicas), DiffAugment parameters, penalties, spectral normalization, D steps, the EMA and its
-  warm-up, and the learning-rate decay must all be computed per global batch, not per replica."""
+  the replicas), DiffAugment parameters, penalties on D and G (the mode-seeking pairs), spectral
+  normalization, D steps, the EMA and its warm-up, and the learning-rate decay must all be computed per
+  global batch, not per replica."""
   from tests.helpers.replicas import INVARIANCE
   base = dict(INVARIANCE, **MODERN, train_steps=3, checkpoint_every=3, sample_every=3, log_every=3, seed=5,
               verbose=0)
@@ -202,6 +203,9 @@ def test_all_modern_options_train_identically_on_one_and_two_replicas(smoke_conf
   one, two = dumps[1], dumps[2]
   assert list(one["iterations"]) == list(two["iterations"]) == [6, 3]
   assert_same_training(weights(one), weights(two), initial(one))
+  logs_one, logs_two = json.loads(str(one["logs"])), json.loads(str(two["logs"]))
+  for name in ("g_loss", "mode_seeking_penalty", "r1_penalty", "gradient_penalty"):
+    assert logs_two[name] == pytest.approx(logs_one[name], rel=1e-6), name
   # The moving average, batch-norm statistics and spectral-norm vectors: they inherit the weights' float64
   # noise (up to ~3e-9 here); a replica computing them from its own slice alone would be off by ~1e-3.
   for key in one:

@@ -114,3 +114,54 @@ def test_penalties_under_mixed_precision_match_float32(policy):
   r1_bf16, gp_bf16 = _penalty_pair("mixed_bfloat16", weights, real, fake, alpha, 1.0)
   np.testing.assert_allclose(r1_bf16, r1_32, rtol=5e-2)
   np.testing.assert_allclose(gp_bf16, gp_32, rtol=5e-2)
+
+
+# --- The mode-seeking penalty on the generator ---------------------------------------------------
+
+
+def test_mode_seeking_penalty_is_the_inverse_distance_ratio_of_each_pair():
+  # Pair 0: images 0.5 apart in every pixel, noise 2 apart: ratio 0.25, penalty 1 / 0.25 = 4.
+  # Pair 1: images 1 apart in half the pixels (mean 0.5), noise 0.5 apart: ratio 1, penalty 1.
+  images = np.zeros([4, 2, 2, 1], np.float32)
+  images[1] = 0.5
+  images[3, 0] = 1.0
+  noise = np.zeros([4, 3], np.float32)
+  noise[1] = 2.0
+  noise[3] = [0.5, -0.5, 0.5]
+  penalty = penalties.mode_seeking_penalty(tf.constant(images), tf.constant(noise)).numpy()
+  epsilon = penalties.MODE_SEEKING_EPSILON
+  np.testing.assert_allclose(penalty, [1 / (0.25 + epsilon)] * 2 + [1 / (1 + epsilon)] * 2, rtol=1e-6)
+
+
+def test_mode_seeking_penalty_of_a_collapsed_pair_is_large():
+  """The failure the penalty exists for: two noise vectors of one label giving the same image."""
+  images = tf.constant(np.random.default_rng(5).uniform(-1, 1, size=(2, 4, 4, 1)), tf.float32)
+  collapsed = tf.concat([images[:1], images[:1]], axis=0)
+  noise = tf.constant(np.random.default_rng(6).normal(size=(2, 8)), tf.float32)
+  assert penalties.mode_seeking_penalty(collapsed, noise).numpy() == pytest.approx(
+      [1 / penalties.MODE_SEEKING_EPSILON] * 2)
+  assert np.all(penalties.mode_seeking_penalty(images, noise).numpy() < 100)
+
+
+def test_mode_seeking_penalty_pairs_adjacent_rows_only():
+  # Rows 0 and 1 are identical, rows 1 and 2 differ: pairing (1, 2) would give a small penalty for pair 0.
+  images = tf.constant([[0.0], [0.0], [1.0], [0.0]])
+  noise = tf.constant([[0.0], [1.0], [0.0], [1.0]])
+  penalty = penalties.mode_seeking_penalty(images, noise).numpy()
+  assert penalty[0] == penalty[1] == pytest.approx(1 / penalties.MODE_SEEKING_EPSILON)
+  assert penalty[2] == penalty[3] == pytest.approx(1 / (1 + penalties.MODE_SEEKING_EPSILON))
+
+
+@pytest.mark.parametrize("dtype", [tf.float16, tf.bfloat16, tf.float32, tf.float64])
+def test_mode_seeking_penalty_is_float32_or_float64_and_pushes_the_pair_apart(dtype):
+  images = tf.Variable(np.array([[0.2, 0.4], [0.3, 0.1]]), dtype=dtype)
+  noise = tf.constant([[1.0, 0.0], [0.0, 1.0]])
+  with tf.GradientTape() as tape:
+    penalty = penalties.mode_seeking_penalty(images, noise)
+    total = tf.reduce_sum(penalty)
+  assert penalty.dtype == (tf.float64 if dtype == tf.float64 else tf.float32)
+  gradient = tf.cast(tape.gradient(total, images), tf.float32).numpy()
+  # Descending the penalty moves each image away from its partner: image 0 down where it is below image 1.
+  step = -gradient
+  difference = (images[0] - images[1]).numpy().astype(np.float32)
+  assert np.all(np.sign(step[0] - step[1]) == np.sign(difference))

@@ -205,6 +205,37 @@ def test_eval_report_puts_precision_and_recall_beside_their_floor(trained_run, t
   assert eval_report["real_train"]["recall"] > eval_report["generated"]["recall"]
 
 
+def test_eval_report_gives_the_unrecognised_share_overall_and_per_class_beside_its_floor(trained_run, tmp_path,
+                                                                                         capsys):
+  eval_report = _eval(trained_run, tmp_path, "unrecognised", eval_source="checkpoint",
+                      eval_metrics="conditional_accuracy,unrecognised,frechet")
+  printed = capsys.readouterr().out.splitlines()
+  assert "unrecognised" in eval_report["headline"]
+  generated, floor = eval_report["generated"], eval_report["real_train"]
+  row = next(line.split() for line in printed if line.split()[:1] == ["unrecognised"])
+  assert [float(figure) for figure in row[1:]] == pytest.approx([generated["unrecognised"], floor["unrecognised"]],
+                                                                abs=1e-4)
+  for figures in (generated, floor):
+    per_class = [figures[f"unrecognised/class_{k}"] for k in range(NUM_CLASSES)]
+    # Equal images per class: the overall share is the mean of the classes' shares.
+    assert figures["unrecognised"] == pytest.approx(np.mean(per_class))
+    # Every misclassified image is unrecognised, and so is a correctly classified one its evaluator gives
+    # at most even odds.
+    assert 1 - figures["conditional_accuracy"] - 1e-9 <= figures["unrecognised"] <= 1.0
+
+
+def test_eval_with_truncation_measures_truncated_noise_beside_the_same_floor(trained_run, tmp_path):
+  cheap = dict(eval_source="checkpoint", eval_metrics="frechet")
+  free = _eval(trained_run, tmp_path, "free", **cheap)
+  truncated = _eval(trained_run, tmp_path, "truncated", truncation=0.5, **cheap)
+  assert free["truncation"] == 0.0 and truncated["truncation"] == 0.5
+  assert truncated["real_train"] == free["real_train"]
+  assert truncated["generated"]["frechet_distance"] != free["generated"]["frechet_distance"]
+  # A bound no component exceeds redraws nothing: the same noise, the same figures.
+  loose = _eval(trained_run, tmp_path, "loose", truncation=100.0, **cheap)
+  assert loose["generated"] == free["generated"]
+
+
 def test_eval_without_a_trained_run_names_the_flag(base_config, tmp_path):
   config = base_config.replace(mode="eval", run_dir=str(tmp_path / "empty"), eval_source="checkpoint")
   with pytest.raises(ConfigError, match="--run_dir"):

@@ -35,6 +35,9 @@ def main(config_json: str, out_path: str) -> None:
   per_replica = config.batch_size // replicas
   noise = strategy.run(tf.function(lambda: model.draw_latents(tf.constant(0, tf.int64), per_replica, gan.replica_index())[0]))
   noise = [t.numpy() for t in strategy.experimental_local_results(noise)]
+  paired = strategy.run(tf.function(lambda: model.draw_latents(tf.constant(0, tf.int64), per_replica,
+                                                             gan.replica_index(), gan.GENERATOR_STREAM, paired=True)[1]))
+  paired = [t.numpy() for t in strategy.experimental_local_results(paired)]
   arrays = {f"g{i}": v.numpy() for i, v in enumerate(model.generator.trainable_variables)}
   arrays.update({f"d{i}": v.numpy() for i, v in enumerate(model.discriminator.trainable_variables)})
   if model.ema_generator is not None:
@@ -46,6 +49,7 @@ def main(config_json: str, out_path: str) -> None:
   arrays.update({f"init_g{i}": v.numpy() for i, v in enumerate(initial_g.trainable_variables)})
   arrays.update({f"init_d{i}": v.numpy() for i, v in enumerate(initial_d.trainable_variables)})
   arrays.update({f"noise{i}": n for i, n in enumerate(noise)})
+  arrays.update({f"paired_labels{i}": labels for i, labels in enumerate(paired)})
   logs = {m.name: float(m.result()) for m in model.metrics}
   arrays["logs"] = np.array(json.dumps(logs))
   arrays["replicas"] = np.array(replicas)

@@ -145,6 +145,39 @@ def test_conditional_accuracy_overall_and_per_class():
   assert per_class == pytest.approx([1.0, 1.0, 1 / 3])
 
 
+def test_unrecognised_counts_own_class_probabilities_at_most_one_half():
+  # Own-class probabilities 0.9, 0.5 (exactly even odds: not recognised), 0.2, 0.6, 0.1 and 0.51.
+  probabilities = np.array([[0.9, 0.1, 0.0], [0.5, 0.5, 0.0], [0.8, 0.2, 0.0],
+                            [0.2, 0.6, 0.2], [0.0, 0.9, 0.1], [0.0, 0.49, 0.51]])
+  labels = np.array([0, 0, 1, 1, 2, 2])
+  overall, per_class = accuracy.unrecognised_share(probabilities, labels, 4)
+  assert overall == pytest.approx(3 / 6)
+  assert per_class[:3] == pytest.approx([0.5, 0.5, 0.5]) and np.isnan(per_class[3])
+  # An image can be predicted as its class and still not be recognised: argmax 0 at probability 0.4.
+  narrow = np.array([[0.4, 0.3, 0.3]])
+  assert accuracy.conditional_accuracy(np.argmax(narrow, -1), [0], 3)[0] == 1.0
+  assert accuracy.unrecognised_share(narrow, np.array([0]), 3)[0] == 1.0
+
+
+def test_softmax_of_logits_is_stable_and_sums_to_one():
+  logits = np.array([[1000.0, 1000.0, -1000.0], [0.0, np.log(3.0), -np.inf]])
+  probabilities = accuracy.softmax(logits)
+  np.testing.assert_allclose(probabilities, [[0.5, 0.5, 0.0], [0.25, 0.75, 0.0]], atol=1e-12)
+
+
+def test_unrecognised_metric_reports_overall_and_per_class_and_needs_probabilities():
+  labels = np.array([0, 0, 1, 1])
+  probabilities = np.array([[0.7, 0.3], [0.2, 0.8], [0.1, 0.9], [0.6, 0.4]])
+  candidate = metrics.SampleSet(np.zeros((4, 2, 2, 1), np.uint8), labels, np.zeros((4, 3)),
+                                np.argmax(probabilities, -1), probabilities)
+  figures = metrics.compute(["unrecognised"], candidate, candidate, metrics.MetricContext(num_classes=2))
+  assert figures == pytest.approx({"unrecognised": 0.5, "unrecognised/class_0": 0.5, "unrecognised/class_1": 0.5})
+  assert "unrecognised" in metrics.headline()
+  with pytest.raises(ValueError, match="probabilities"):
+    metrics.compute(["unrecognised"], metrics.SampleSet(candidate.images, labels, candidate.features, labels),
+                    candidate, metrics.MetricContext(num_classes=2))
+
+
 def test_registry_computes_named_metrics_only():
   rng = np.random.default_rng(10)
   labels = np.arange(40) % 2
@@ -164,11 +197,12 @@ def test_registry_computes_named_metrics_only():
 
 def test_registrations_say_which_metrics_need_labels_and_what_they_headline():
   assert [name for name in metrics.METRICS if metrics.needs_labels(name)] == [
-      "conditional_accuracy", "intra_frechet", "intra_precision_recall", "cas"]
+      "conditional_accuracy", "unrecognised", "intra_frechet", "intra_precision_recall", "cas"]
   headline = metrics.headline()
-  assert {"frechet_distance", "kid", "precision", "recall", "intra_precision", "intra_recall"} <= set(headline)
+  assert {"frechet_distance", "kid", "precision", "recall", "intra_precision", "intra_recall",
+          "unrecognised"} <= set(headline)
   assert not any("/class_" in name or name == "kid_std" for name in headline)
-  assert {"precision_recall", "intra_precision_recall"} <= set(Config().eval_metrics.split(","))
+  assert {"precision_recall", "intra_precision_recall", "unrecognised"} <= set(Config().eval_metrics.split(","))
 
 
 @pytest.mark.parametrize("eval_samples, eval_metrics, needs", [
@@ -202,6 +236,19 @@ def test_class_noise_is_a_pure_function_of_its_arguments():
   np.testing.assert_array_equal(a, sources.class_noise(3, 5, 8, seed=1))
   assert not np.allclose(a, sources.class_noise(4, 5, 8, seed=1))
   assert not np.allclose(a, sources.class_noise(3, 5, 8, seed=2))
+
+
+@pytest.mark.parametrize("distribution", ["normal", "uniform"])
+def test_truncated_class_noise_keeps_components_within_the_bound_and_redraws_the_rest(distribution):
+  free = sources.class_noise(3, 200, 16, seed=1, distribution=distribution)
+  truncated = sources.class_noise(3, 200, 16, seed=1, distribution=distribution, truncation=0.5)
+  assert truncated.dtype == np.float32 and np.max(np.abs(truncated)) <= 0.5
+  inside = np.abs(free) <= 0.5
+  np.testing.assert_array_equal(truncated[inside], free[inside])
+  # Redrawn, not clipped: hardly any component sits on the bound itself.
+  assert np.mean(np.abs(truncated[~inside]) == 0.5) < 0.01 and np.std(truncated[~inside]) > 0.2
+  np.testing.assert_array_equal(truncated, sources.class_noise(3, 200, 16, seed=1, distribution=distribution,
+                                                               truncation=0.5))
 
 
 # --- Flags -----------------------------------------------------------------------------------------
