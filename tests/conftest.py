@@ -128,11 +128,13 @@ def pytest_configure(config):
 def pytest_collection_finish(session):
   """Where the matrix's processes report; without pytest-xdist, starts them. A run that only lists the
   tests (--collect-only) starts nothing."""
+  nodeids = [item.nodeid for item in session.items]
+  if not _matrix_cell_ids(nodeids):
+    return
   from tests.e2e import test_matrix  # pylint: disable=g-import-not-at-top
-  if _matrix_cell_ids(item.nodeid for item in session.items):
-    test_matrix.ROOT = os.environ[MATRIX_ROOT]
+  test_matrix.ROOT = os.environ[MATRIX_ROOT]
   if not hasattr(session.config, "workerinput"):
-    _start_matrix(session.config, [item.nodeid for item in session.items])
+    _start_matrix(session.config, nodeids)
 
 
 @pytest.hookimpl(optionalhook=True)
