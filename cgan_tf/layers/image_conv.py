@@ -42,26 +42,43 @@ def narrow_conv2d(inputs, kernel):
   Returns:
     [batch, height, width, filters], as `tf.nn.conv2d(inputs, kernel, 1, "SAME")`.
   """
-  kh, kw, channels, filters = (int(d) for d in kernel.shape)
+  outputs = _narrow_conv2d_function(tuple(int(d) for d in kernel.shape), tf.as_dtype(inputs.dtype))(inputs, kernel)
+  outputs.set_shape(inputs.shape[:-1].concatenate([kernel.shape[-1]]))
+  return outputs
 
-  @tf.custom_gradient
-  def convolve(x, k):
-    shape = tf.shape(x)
-    per_channel = tf.nn.depthwise_conv2d(x, k, [1, 1, 1, 1], "SAME")
-    per_channel = tf.reshape(per_channel, tf.concat([shape[:3], [channels, filters]], 0))
-    # A 16-bit sum over many channels would lose digits: accumulate in float32.
-    wide = tf.float32 if x.dtype in (tf.float16, tf.bfloat16) else x.dtype
-    y = tf.cast(tf.reduce_sum(tf.cast(per_channel, wide), axis=3), x.dtype)
 
-    def gradient(dy):
-      dx = tf.nn.conv2d_transpose(dy, k, shape, 1, "SAME")
-      adjoint = tf.raw_ops.Conv2DBackpropFilter(input=dy, filter_sizes=[kh, kw, filters, channels],
-                                                out_backprop=x, strides=[1, 1, 1, 1], padding="SAME")
-      return dx, tf.transpose(tf.reverse(adjoint, [0, 1]), [0, 1, 3, 2])
+# One traced function per kernel shape and dtype, for the life of the process. Traced inside each caller's
+# graph instead, the custom gradient would register a gradient function per trace in TensorFlow's global
+# registry, and that function holds tensors of the caller's graph: every trained or exported model's whole
+# step graph would stay in memory until the process ends.
+_NARROW_CONV2D_FUNCTIONS = {}
 
-    return y, gradient
 
-  return convolve(inputs, kernel)
+def _narrow_conv2d_function(kernel_shape: tuple, dtype: tf.DType):
+  key = (kernel_shape, dtype)
+  if key not in _NARROW_CONV2D_FUNCTIONS:
+    kh, kw, channels, filters = kernel_shape
+
+    @tf.custom_gradient
+    def convolve(x, k):
+      shape = tf.shape(x)
+      per_channel = tf.nn.depthwise_conv2d(x, k, [1, 1, 1, 1], "SAME")
+      per_channel = tf.reshape(per_channel, tf.concat([shape[:3], [channels, filters]], 0))
+      # A 16-bit sum over many channels would lose digits: accumulate in float32.
+      wide = tf.float32 if x.dtype in (tf.float16, tf.bfloat16) else x.dtype
+      y = tf.cast(tf.reduce_sum(tf.cast(per_channel, wide), axis=3), x.dtype)
+
+      def gradient(dy):
+        dx = tf.nn.conv2d_transpose(dy, k, shape, 1, "SAME")
+        adjoint = tf.raw_ops.Conv2DBackpropFilter(input=dy, filter_sizes=[kh, kw, filters, channels],
+                                                  out_backprop=x, strides=[1, 1, 1, 1], padding="SAME")
+        return dx, tf.transpose(tf.reverse(adjoint, [0, 1]), [0, 1, 3, 2])
+
+      return y, gradient
+
+    _NARROW_CONV2D_FUNCTIONS[key] = tf.function(convolve, autograph=False, input_signature=[
+        tf.TensorSpec([None, None, None, channels], dtype), tf.TensorSpec(kernel_shape, dtype)])
+  return _NARROW_CONV2D_FUNCTIONS[key]
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

@@ -1,5 +1,8 @@
 """cgan_tf/layers/image_conv.py: the generator's image layer in its depthwise form, the same function as Conv2D."""
 
+import gc
+import weakref
+
 import keras
 import numpy as np
 import pytest
@@ -32,6 +35,27 @@ def test_image_conv_matches_conv2d_in_output_and_gradients(filters, kernel_size,
   tolerance = 1e-12 if dtype == "float64" else 2e-5
   for expected, got in zip(*results):
     np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=tolerance, atol=tolerance)
+
+
+def test_a_step_graph_that_differentiates_the_depthwise_layer_is_freed_with_its_function():
+  # A process that trains, exports or evaluates several models (the test suite, a notebook) keeps none of
+  # their graphs: the custom gradient holds only its own small graph, traced once per kernel shape and dtype.
+  layer = cgan_layers.ImageConv2D(1, 3, padding="same")
+  layer.build([None, 8, 8, 4])
+  x = tf.random.normal([2, 8, 8, 4], seed=1)
+
+  def input_gradient(images):
+    with tf.GradientTape() as tape:
+      tape.watch(images)
+      total = tf.reduce_sum(layer(images))
+    return tape.gradient(total, images)
+
+  function = tf.function(input_gradient)
+  graph = weakref.ref(function.get_concrete_function(x).graph)
+  assert function(x).shape == x.shape and graph() is not None
+  del function
+  gc.collect()
+  assert graph() is None
 
 
 def test_image_conv_falls_back_to_conv2d_where_the_formulation_does_not_apply():
