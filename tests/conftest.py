@@ -7,10 +7,12 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import logging as absl_logging
+import keras
 import pytest
 import tensorflow as tf
 from tensorflow.python.framework import config as tf_framework_config  # pylint: disable=g-direct-tensorflow-import
 
+from cgan_tf import distribute
 from cgan_tf.config import Config
 from tests.helpers.data import make_idx_dataset
 from tests.helpers.runs import QUIET, run_config
@@ -44,7 +46,6 @@ def smoke_config(tmp_path, idx_dir):
 @pytest.fixture
 def policy():
   """Sets a global dtype policy for the test and restores float32 afterwards."""
-  from cgan_tf import distribute  # pylint: disable=g-import-not-at-top
   yield distribute.set_precision
   distribute.set_precision("float32")
 
@@ -91,6 +92,16 @@ def _no_leaked_op_determinism():
   yield
   if tf_framework_config.is_op_determinism_enabled():
     tf_framework_config.disable_op_determinism()
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_dtype_policy():
+  """A training sets the process-wide dtype policy to its precision and leaves it set; a later test that
+  builds a layer without a dtype would compute in bfloat16 or float16 after a mixed-precision run (order
+  dependent: only where pytest-xdist puts the two tests in one worker). Each test starts with float32."""
+  yield
+  if keras.config.dtype_policy().name != "float32":
+    distribute.set_precision("float32")
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -148,58 +148,78 @@ def cell_config(cell: dict, seed: int) -> dict:
 
 
 CELLS = pairwise_cells()
-# Two processes side by side: tracing a train step is single-threaded Python, so they share 2 cores well.
+# Processes started with the suite: tracing a train step is single-threaded Python, so two share 2 cores well.
 SHARDS = 2
+
+
+def expected_cost(cell: dict) -> int:
+  """A rank of a cell's training time: compiling (twice over two replicas) and eight steps take longest."""
+  config = cell_config(cell, seed=0)
+  return 2 * (cell["xla"] == "on") + (cell["replicas"] > 1) + (config["train_steps"] > TINY["train_steps"])
 
 
 class MatrixRun:
   """The matrix's processes, started as soon as the suite is collected (tests/conftest.py) so that they
-  train while the rest of the suite runs. Under pytest-xdist one process (the controller) starts them and
-  any worker reads their reports from `root`: `MatrixRun.read(root)` waits for the processes by their pid
-  files, so it needs no handle on them."""
+  train while the rest of the suite runs. Each process takes the next cell no process has claimed yet
+  (the costliest first, so that the processes end together); a reader with nothing else to run adds
+  one more. Under pytest-xdist one process (the controller) starts them and any worker reads their
+  reports from `root`: `MatrixRun.read(root)` waits for the processes by their pid files, so it needs no
+  handle on them."""
 
   def __init__(self, root: str, cell_ids=None):
     """Starts the processes for the cells named in `cell_ids` (all cells when None) under `root`."""
     self.root = root
-    os.makedirs(root, exist_ok=True)
+    os.makedirs(os.path.join(root, "claims"), exist_ok=True)
     data_dir = make_idx_dataset(os.path.join(root, "idx"))
     chosen = [(index, cell) for index, cell in enumerate(CELLS) if cell_ids is None or cell_id(cell) in cell_ids]
-    self.processes = []
-    for shard in range(SHARDS):
-      cells = [dict(id=cell_id(cell), config=cell_config(cell, seed=index))
-               for position, (index, cell) in enumerate(chosen) if position % SHARDS == shard]
-      plan_path = os.path.join(root, f"plan{shard}.json")
-      report_path = os.path.join(root, f"report{shard}.json")
-      with open(plan_path, "w") as f:
-        json.dump(dict(data_dir=data_dir, root=root, cells=cells), f)
-      log = open(os.path.join(root, f"log{shard}.txt"), "w")
-      process = subprocess.Popen([sys.executable, "-m", "tests.helpers.matrix_run", plan_path,
-                                  report_path], cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
-      log.close()
-      with open(os.path.join(root, f"pid{shard}.tmp"), "w") as f:
-        f.write(str(process.pid))
-      os.replace(os.path.join(root, f"pid{shard}.tmp"), os.path.join(root, f"pid{shard}"))
-      self.processes.append(process)
+    chosen.sort(key=lambda pair: -expected_cost(pair[1]))  # Stable: equal costs keep the design's order.
+    with open(os.path.join(root, "plan.json"), "w") as f:
+      json.dump(dict(data_dir=data_dir, root=root,
+                     cells=[dict(id=cell_id(cell), config=cell_config(cell, seed=index)) for index, cell in chosen]), f)
+    self.processes = [self.start_process(root, str(shard)) for shard in range(SHARDS)]
+
+  @staticmethod
+  def start_process(root: str, name: str) -> subprocess.Popen:
+    """A process that trains unclaimed cells of `root`'s plan, reporting to report-`name`.json."""
+    log = open(os.path.join(root, f"log-{name}.txt"), "w")
+    process = subprocess.Popen([sys.executable, "-m", "tests.helpers.matrix_run", os.path.join(root, "plan.json"),
+                                os.path.join(root, f"report-{name}.json"), os.path.join(root, "claims")],
+                               cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    with open(os.path.join(root, f"pid-{name}.tmp"), "w") as f:
+      f.write(str(process.pid))
+    os.replace(os.path.join(root, f"pid-{name}.tmp"), os.path.join(root, f"pid-{name}"))
+    return process
 
   @staticmethod
   def read(root: str, timeout: float = 1800) -> dict:
     """The cells' reports under `root`, once every process there has ended (or `timeout` seconds passed).
-    A process the reader did not start is waited for by polling its pid."""
+    While cells are still unclaimed the reader, which has nothing else to run, starts one more process."""
     deadline = time.monotonic() + timeout
-    report = {}
     for shard in range(SHARDS):
-      pid_path = os.path.join(root, f"pid{shard}")
-      while not os.path.exists(pid_path) and time.monotonic() < deadline:
+      while not os.path.exists(os.path.join(root, f"pid-{shard}")) and time.monotonic() < deadline:
         time.sleep(0.5)
-      if not os.path.exists(pid_path):
-        continue
-      with open(pid_path) as f:
-        pid = int(f.read())
-      while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(1)
-      report_path = os.path.join(root, f"report{shard}.json")
-      if os.path.exists(report_path):
-        with open(report_path) as f:
+    with open(os.path.join(root, "plan.json")) as f:
+      planned = {cell["id"] for cell in json.load(f)["cells"]}
+    helper = None
+    if planned - set(os.listdir(os.path.join(root, "claims"))):
+      helper = MatrixRun.start_process(root, f"reader-{os.getpid()}")
+    try:
+      for name in sorted(os.listdir(root)):
+        if name.startswith("pid-") and not name.endswith(".tmp"):
+          with open(os.path.join(root, name)) as f:
+            pid = int(f.read())
+          while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(1)
+    finally:
+      if helper is not None:
+        if helper.poll() is None:
+          helper.kill()
+        helper.wait()
+    report = {}
+    for name in sorted(os.listdir(root)):
+      if name.startswith("report-") and name.endswith(".json"):
+        with open(os.path.join(root, name)) as f:
           report.update(json.load(f))
     return report
 

@@ -4,10 +4,11 @@ Run by tests/e2e/test_matrix.py: the cells run in a process of their own with tw
 2-replica MirroredStrategy has real replicas, and every cell with more than one replica uses the same
 device set (TF 2.21 fails collective reductions when strategies over different sets share a process).
 
-  python -m tests.helpers.matrix_run cells.json report.json
+  python -m tests.helpers.matrix_run plan.json report.json claims/
 
-cells.json: {"data_dir": ..., "root": ..., "cells": [{"id": ..., "config": {...Config overrides}}]}.
+plan.json: {"data_dir": ..., "root": ..., "cells": [{"id": ..., "config": {...Config overrides}}]}.
 report.json: {cell id: {"ok": bool, "error": str, ...facts the tests assert on}}.
+claims/: a file per cell some process has taken; several processes share one plan, each cell trained once.
 """
 
 import json
@@ -170,13 +171,24 @@ def _one_strategy_per_device_set(create_strategy):
   return create
 
 
-def main(cells_path: str, report_path: str) -> None:
-  with open(cells_path) as f:
+def claim(claims_dir: str, cell_id: str) -> bool:
+  """Whether this process takes the cell: the first to create its claim file does."""
+  try:
+    os.close(os.open(os.path.join(claims_dir, cell_id), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+  except FileExistsError:
+    return False
+  return True
+
+
+def main(plan_path: str, report_path: str, claims_dir: str) -> None:
+  with open(plan_path) as f:
     plan = json.load(f)
   distribute.configure_cpu_devices(LOGICAL_CPUS)
   distribute.create_strategy = _one_strategy_per_device_set(distribute.create_strategy)
   report = {}
   for cell in plan["cells"]:
+    if not claim(claims_dir, cell["id"]):
+      continue
     start = time.monotonic()
     try:
       report[cell["id"]] = dict(ok=True, **run_cell(cell, plan["data_dir"], plan["root"]))
@@ -191,4 +203,4 @@ def main(cells_path: str, report_path: str) -> None:
 
 
 if __name__ == "__main__":
-  main(sys.argv[1], sys.argv[2])
+  main(sys.argv[1], sys.argv[2], sys.argv[3])
