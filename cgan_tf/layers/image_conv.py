@@ -5,10 +5,13 @@ channels runs at a few GFLOP/s on CPUs; `ImageConv2D` computes the same function
 a depthwise convolution summed over channels. "auto" picks it where oneDNN runs the layer.
 """
 
+import weakref
+
 import keras
 from keras import layers
 from keras import ops
 import tensorflow as tf
+from tensorflow.python.framework import ops as tf_ops  # pylint: disable=g-direct-tensorflow-import
 
 from cgan_tf.layers.common import PACKAGE
 from cgan_tf.registry import Registry
@@ -42,43 +45,50 @@ def narrow_conv2d(inputs, kernel):
   Returns:
     [batch, height, width, filters], as `tf.nn.conv2d(inputs, kernel, 1, "SAME")`.
   """
-  outputs = _narrow_conv2d_function(tuple(int(d) for d in kernel.shape), tf.as_dtype(inputs.dtype))(inputs, kernel)
-  outputs.set_shape(inputs.shape[:-1].concatenate([kernel.shape[-1]]))
+  channels, filters = (int(d) for d in kernel.shape[2:])
+
+  @tf.custom_gradient
+  def convolve(x, k):
+    shape = tf.shape(x)
+    per_channel = tf.nn.depthwise_conv2d(x, k, [1, 1, 1, 1], "SAME")
+    per_channel = tf.reshape(per_channel, tf.concat([shape[:3], [channels, filters]], 0))
+    # A 16-bit sum over many channels would lose digits: accumulate in float32.
+    wide = tf.float32 if x.dtype in (tf.float16, tf.bfloat16) else x.dtype
+    y = tf.cast(tf.reduce_sum(tf.cast(per_channel, wide), axis=3), x.dtype)
+    return y, lambda dy: _input_and_kernel_gradients(dy, x, k)
+
+  outputs = convolve(inputs, kernel)
+  if not tf.executing_eagerly():
+    _register_without_the_graph(outputs)
   return outputs
 
 
-# One traced function per kernel shape and dtype, for the life of the process. Traced inside each caller's
-# graph instead, the custom gradient would register a gradient function per trace in TensorFlow's global
-# registry, and that function holds tensors of the caller's graph: every trained or exported model's whole
-# step graph would stay in memory until the process ends.
-_NARROW_CONV2D_FUNCTIONS = {}
+def _input_and_kernel_gradients(dy, x, k):
+  kh, kw, channels, filters = (int(d) for d in k.shape)
+  dx = tf.nn.conv2d_transpose(dy, k, tf.shape(x), 1, "SAME")
+  adjoint = tf.raw_ops.Conv2DBackpropFilter(input=dy, filter_sizes=[kh, kw, filters, channels], out_backprop=x,
+                                            strides=[1, 1, 1, 1], padding="SAME")
+  return dx, tf.transpose(tf.reverse(adjoint, [0, 1]), [0, 1, 3, 2])
 
 
-def _narrow_conv2d_function(kernel_shape: tuple, dtype: tf.DType):
-  key = (kernel_shape, dtype)
-  if key not in _NARROW_CONV2D_FUNCTIONS:
-    kh, kw, channels, filters = kernel_shape
+def _register_without_the_graph(outputs) -> None:
+  """Replaces the gradient function that `tf.custom_gradient` registered for this trace.
 
-    @tf.custom_gradient
-    def convolve(x, k):
-      shape = tf.shape(x)
-      per_channel = tf.nn.depthwise_conv2d(x, k, [1, 1, 1, 1], "SAME")
-      per_channel = tf.reshape(per_channel, tf.concat([shape[:3], [channels, filters]], 0))
-      # A 16-bit sum over many channels would lose digits: accumulate in float32.
-      wide = tf.float32 if x.dtype in (tf.float16, tf.bfloat16) else x.dtype
-      y = tf.cast(tf.reduce_sum(tf.cast(per_channel, wide), axis=3), x.dtype)
+  Traced into a graph, the custom gradient registers a function under a fresh name in TensorFlow's
+  process-wide gradient registry (read when a graph is differentiated symbolically, or its gradients are
+  saved with a SavedModel), and that function holds tensors of the graph, which is therefore never freed:
+  each training, export or evaluation in a process would keep its whole step graph. The replacement
+  computes the same gradient from the op's inputs (its forward output, x and the kernel) and holds the op
+  weakly. (A GradientTape uses the function it recorded with the op, not this one.)
+  """
+  traced = weakref.ref(outputs.op)
 
-      def gradient(dy):
-        dx = tf.nn.conv2d_transpose(dy, k, shape, 1, "SAME")
-        adjoint = tf.raw_ops.Conv2DBackpropFilter(input=dy, filter_sizes=[kh, kw, filters, channels],
-                                                  out_backprop=x, strides=[1, 1, 1, 1], padding="SAME")
-        return dx, tf.transpose(tf.reverse(adjoint, [0, 1]), [0, 1, 3, 2])
+  def gradient(op, dy, *unused_gradients):
+    op = op if op is not None else traced()  # A SavedModel traces it without the op.
+    return [None, *_input_and_kernel_gradients(dy, op.inputs[1], op.inputs[2])]
 
-      return y, gradient
-
-    _NARROW_CONV2D_FUNCTIONS[key] = tf.function(convolve, autograph=False, input_signature=[
-        tf.TensorSpec([None, None, None, channels], dtype), tf.TensorSpec(kernel_shape, dtype)])
-  return _NARROW_CONV2D_FUNCTIONS[key]
+  entry = tf_ops._gradient_registry._registry[outputs.op.get_attr("_gradient_op_type").decode()]  # pylint: disable=protected-access
+  entry["type"] = gradient
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
