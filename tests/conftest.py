@@ -45,9 +45,8 @@ def smoke_config(tmp_path, idx_dir):
 
 @pytest.fixture
 def policy():
-  """Sets a global dtype policy for the test and restores float32 afterwards."""
-  yield distribute.set_precision
-  distribute.set_precision("float32")
+  """Sets a global dtype policy for the test; `_no_leaked_dtype_policy` restores float32 afterwards."""
+  return distribute.set_precision
 
 
 @pytest.fixture(scope="session")

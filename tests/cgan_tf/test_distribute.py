@@ -100,31 +100,27 @@ def test_xla_whole_step_on_one_device_matches_no_xla(smoke_config, tmp_path):
     model = train.train(config.replace(run_dir=str(tmp_path / xla), xla=xla))
     assert model.jit_compile == (xla == "on")
     runs[xla] = named_weights(model.generator, model.discriminator)
-  distribute.set_precision("float32")  # The global policy, for the tests that follow in this process.
   assert all(value.dtype == np.float64 for value in initial_weights.values())
   assert_same_training(runs["off"], runs["on"], initial_weights)
 
 
 def test_non_finite_gradient_skips_the_step_and_halves_that_loss_scale(smoke_config):
   config = train.resolve_training_config(smoke_config(precision="mixed_float16"))[0]
-  distribute.set_precision("mixed_float16")
-  try:
-    model = train.build_gan(config, "mixed_float16", "off")
-    d_before = [v.numpy() for v in model.discriminator.trainable_variables]
-    g_before = [v.numpy() for v in model.generator.trainable_variables]
-    d_scale, g_scale = float(model.d_optimizer.dynamic_scale.numpy()), float(model.g_optimizer.dynamic_scale.numpy())
-    # NaN real images poison only D's loss; G's loss depends on the fake logits alone.
-    real = tf.fill([8, 28, 28, 1], float("nan"))
-    logs = model.train_step((real, tf.zeros([8], tf.int32)))
-    assert float(logs["d_loss_scale"]) == d_scale / 2
-    assert float(logs["g_loss_scale"]) == g_scale
-    for before, v in zip(d_before, model.discriminator.trainable_variables):
-      np.testing.assert_array_equal(v.numpy(), before)
-    assert any(not np.array_equal(v.numpy(), b) for b, v in zip(g_before, model.generator.trainable_variables))
-    assert model.generator.get_layer("g_up0").compute_dtype == "float16"
-    assert model.generator.get_layer("g_up0").kernel.dtype == "float32"
-  finally:
-    distribute.set_precision("float32")
+  distribute.set_precision("mixed_float16")  # tests/conftest.py restores float32 after the test.
+  model = train.build_gan(config, "mixed_float16", "off")
+  d_before = [v.numpy() for v in model.discriminator.trainable_variables]
+  g_before = [v.numpy() for v in model.generator.trainable_variables]
+  d_scale, g_scale = float(model.d_optimizer.dynamic_scale.numpy()), float(model.g_optimizer.dynamic_scale.numpy())
+  # NaN real images poison only D's loss; G's loss depends on the fake logits alone.
+  real = tf.fill([8, 28, 28, 1], float("nan"))
+  logs = model.train_step((real, tf.zeros([8], tf.int32)))
+  assert float(logs["d_loss_scale"]) == d_scale / 2
+  assert float(logs["g_loss_scale"]) == g_scale
+  for before, v in zip(d_before, model.discriminator.trainable_variables):
+    np.testing.assert_array_equal(v.numpy(), before)
+  assert any(not np.array_equal(v.numpy(), b) for b, v in zip(g_before, model.generator.trainable_variables))
+  assert model.generator.get_layer("g_up0").compute_dtype == "float16"
+  assert model.generator.get_layer("g_up0").kernel.dtype == "float32"
 
 
 # Two kinds of CPU as the kernel describes them: AVX2 without bfloat16 instructions (many laptops and AMD

@@ -39,7 +39,7 @@ def test_image_conv_matches_conv2d_in_output_and_gradients(filters, kernel_size,
 
 def test_a_step_graph_that_differentiates_the_depthwise_layer_is_freed_with_its_function():
   # A process that trains, exports or evaluates several models (the test suite, a notebook) keeps none of
-  # their graphs: the custom gradient holds only its own small graph, traced once per kernel shape and dtype.
+  # their graphs: what the custom gradient registers for a trace holds the traced op only weakly.
   layer = cgan_layers.ImageConv2D(1, 3, padding="same")
   layer.build([None, 8, 8, 4])
   x = tf.random.normal([2, 8, 8, 4], seed=1)

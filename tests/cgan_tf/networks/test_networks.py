@@ -90,19 +90,16 @@ def test_cdcgan_is_the_reference_architecture_at_28x28():
 @pytest.mark.parametrize("policy,compute_dtype", [("mixed_float16", "float16"), ("mixed_bfloat16", "bfloat16")])
 @pytest.mark.parametrize("num_classes", [10, 0])
 def test_mixed_precision_keeps_outputs_float32(network, policy, compute_dtype, num_classes):
-  keras.mixed_precision.set_dtype_policy(policy)
-  try:
-    generator, discriminator = build(network, num_classes=num_classes, spectral_norm=True, d_minibatch_std=2)
-    labels = tf.constant([1, 2])
-    images = generator(network_inputs(tf.random.normal([2, 16]), labels, num_classes), training=True)
-    logits = discriminator(network_inputs(images, labels, num_classes), training=True)
-    assert any(layer.compute_dtype == compute_dtype for layer in generator.layers)
-    assert any(layer.compute_dtype == compute_dtype for layer in discriminator.layers)
-    assert all(v.dtype == "float32" for v in generator.trainable_variables + discriminator.trainable_variables)
-    assert images.dtype == tf.float32 and logits.dtype == tf.float32
-    assert np.all(np.isfinite(logits.numpy()))
-  finally:
-    keras.mixed_precision.set_dtype_policy("float32")
+  keras.mixed_precision.set_dtype_policy(policy)  # tests/conftest.py restores float32 after the test.
+  generator, discriminator = build(network, num_classes=num_classes, spectral_norm=True, d_minibatch_std=2)
+  labels = tf.constant([1, 2])
+  images = generator(network_inputs(tf.random.normal([2, 16]), labels, num_classes), training=True)
+  logits = discriminator(network_inputs(images, labels, num_classes), training=True)
+  assert any(layer.compute_dtype == compute_dtype for layer in generator.layers)
+  assert any(layer.compute_dtype == compute_dtype for layer in discriminator.layers)
+  assert all(v.dtype == "float32" for v in generator.trainable_variables + discriminator.trainable_variables)
+  assert images.dtype == tf.float32 and logits.dtype == tf.float32
+  assert np.all(np.isfinite(logits.numpy()))
 
 
 @pytest.mark.parametrize("network", CONV_NETWORKS)
