@@ -5,6 +5,12 @@ import logging as std_logging
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# One thread for TensorFlow's ops in every process of the suite: the workers, the matrix's processes and the
+# command lines the tests start all inherit it. The suite already runs a process per core and more beside
+# them; pools sized to every core in each of them only contend for the same cores, and the tests' tiny ops
+# gain nothing from splitting (docs/benchmarks.md, "The test suite", has the measured difference).
+os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 from absl import logging as absl_logging
 import keras
@@ -15,7 +21,7 @@ from tensorflow.python.framework import config as tf_framework_config  # pylint:
 from cgan_tf import distribute
 from cgan_tf.config import Config
 from tests.helpers.data import make_idx_dataset
-from tests.helpers.runs import QUIET, run_config
+from tests.helpers.runs import QUIET, SMALL_NETWORKS, run_config
 
 NUM_LOGICAL_CPUS = 4
 # The combination matrix's cells (tests/e2e/test_matrix.py), by node id.
@@ -36,7 +42,7 @@ def smoke_config(tmp_path, idx_dir):
   def make(**overrides) -> Config:
     values = dict(run_dir=str(tmp_path / "run"), dataset="synthetic", data_source="idx", data_dir=idx_dir,
                   batch_size=32, train_steps=4, checkpoint_every=2, sample_every=2, log_every=1,
-                  samples_per_class=3, verbose=0, seed=7, **QUIET)
+                  samples_per_class=3, verbose=0, seed=7, **QUIET, **SMALL_NETWORKS)
     values.update(overrides)
     return Config(**values)
 

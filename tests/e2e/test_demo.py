@@ -206,7 +206,12 @@ def test_the_slider_walks_the_path_between_two_seeds(browser, served):
   frame = lambda: browser.find_element(By.CSS_SELECTOR, "#path-image img")  # noqa: E731
   np.testing.assert_array_equal(shown_pixels(browser, frame()), expected[0])
   first_src = frame().get_attribute("src")
-  number = type_into(browser, "#path-frame input[type=number]", "4")
+  # The message and the slider's new range arrive in one update, but the page may render them apart: a 4
+  # typed while the box's maximum is still the old one is clamped to it, and the frame never changes.
+  box = "#path-frame input[type=number]"
+  WebDriverWait(browser, WAIT_SECONDS).until(
+      lambda d: d.find_element(By.CSS_SELECTOR, box).get_attribute("max") == "4")
+  number = type_into(browser, box, "4")
   # Enter, then leaving the field: the slider's number box takes its value on either, as a user does both.
   number.send_keys(Keys.ENTER)
   number.send_keys(Keys.TAB)

@@ -538,7 +538,7 @@ def _damage_every_checkpoint(run_dir):
 
 REFUSALS = {
     "another width": (None, dict(g_filters=32), ConfigError,
-                      r"^--g_filters: .* holds a run with g_filters=64, but this run has g_filters=32"),
+                      r"^--g_filters: .* holds a run with g_filters=16, but this run has g_filters=32"),
     "another width, config.json gone": (_remove_config, dict(g_filters=32), CheckpointError,
                                         r"^no checkpoint in .* can be restored: .*config.json is missing"),
     "another optimizer": (None, dict(optimizer="rmsprop"), ConfigError,
