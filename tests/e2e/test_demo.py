@@ -206,8 +206,8 @@ def test_the_slider_walks_the_path_between_two_seeds(browser, served):
   frame = lambda: browser.find_element(By.CSS_SELECTOR, "#path-image img")  # noqa: E731
   np.testing.assert_array_equal(shown_pixels(browser, frame()), expected[0])
   first_src = frame().get_attribute("src")
-  # The message and the slider's new range arrive in one update, but the page may render them apart: a 4
-  # typed while the box's maximum is still the old one is clamped to it, and the frame never changes.
+  # The message and the slider's new range (0-4, at 0) arrive in one update, but the page may render the
+  # slider after the message: a 4 typed before then is overwritten by the update's 0, and no frame follows.
   box = "#path-frame input[type=number]"
   WebDriverWait(browser, WAIT_SECONDS).until(
       lambda d: d.find_element(By.CSS_SELECTOR, box).get_attribute("max") == "4")
