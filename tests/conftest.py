@@ -7,8 +7,8 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # One thread for TensorFlow's ops in every process of the suite: the workers, the matrix's processes and the
 # command lines the tests start all inherit it. The suite already runs a process per core and more beside
-# them; pools sized to every core in each of them only contend for the same cores, and the tests' tiny ops
-# gain nothing from splitting (docs/benchmarks.md, "The test suite", has the measured difference).
+# them, so pools sized to every core in each of them only contend for the same cores; the tests' tiny ops
+# gain nothing from splitting (docs/benchmarks.md, "The test suite": 1-3% less CPU time).
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 

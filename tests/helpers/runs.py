@@ -30,8 +30,8 @@ def assert_same_checkpoint(prefix_a: str, prefix_b: str) -> None:
 # in bfloat16 on CPUs with its instructions, so a test's numbers would depend on the machine.
 QUIET = dict(eval_every=0, keep_best=False, precision="float32")
 # The networks' widths where a test's property does not depend on them: training, resuming and checkpointing
-# behave alike at any width, and a step of the default widths (64 filters, 100-dimensional noise) costs
-# several times more, most of all under a float16 or bfloat16 policy on a CPU without kernels for it.
+# behave alike at any width, and a convolution's cost grows with the square of its filters (the defaults are
+# 64 filters and 100-dimensional noise), most of all under a float16 policy, which a CPU emulates.
 SMALL_NETWORKS = dict(g_filters=16, d_filters=16, latent_dim=16, embedding_dim=8)
 
 
