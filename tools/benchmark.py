@@ -15,6 +15,7 @@ Markdown section with the machine, the TensorFlow version and the exact command,
   python tools/benchmark.py scaling              # step time vs batch size and vs image size
   python tools/benchmark.py profile --flagfile=configs/fmnist.cfg --precision=mixed_bfloat16  # op time by kind
   python tools/benchmark.py layers --onednn_verbose  # per-layer float32 vs bfloat16, and oneDNN's kernels
+  python tools/benchmark.py iterator_release     # seconds to delete an idle training-stream iterator
   python tools/benchmark.py <subcommand> --quick # a smoke test of the subcommand (minutes, not figures)
 
 Each subcommand is one module of tools/benchmarks/ (its arguments, its run and its child processes); this
@@ -33,6 +34,7 @@ if __package__ in (None, ""):  # Run as `python tools/<name>.py`: the repository
 
 from tools.benchmarks import common  # noqa: E402
 from tools.benchmarks import efficiency  # noqa: E402
+from tools.benchmarks import iterator_release  # noqa: E402
 from tools.benchmarks import layers  # noqa: E402
 from tools.benchmarks import memory  # noqa: E402
 from tools.benchmarks import pipeline  # noqa: E402
@@ -44,7 +46,8 @@ from tools.benchmarks import variants  # noqa: E402
 
 # The subcommands in the order --help lists them, each named after its module. A module gives HELP,
 # add_arguments(parser) and run(args), whose docstring is the subcommand's description.
-MEASUREMENTS = (variants, throughput, time_to_quality, efficiency, pipeline, memory, scaling, layers, profile)
+MEASUREMENTS = (variants, throughput, time_to_quality, efficiency, pipeline, memory, scaling, layers, profile,
+                iterator_release)
 SUBCOMMANDS = tuple(module.__name__.rsplit(".", 1)[1] for module in MEASUREMENTS)
 DEFAULT_SUBCOMMAND = "variants"
 
