@@ -9,7 +9,6 @@ pipeline (worker) and replica, so the same global batch is consumed whatever the
 from typing import Optional
 
 import tensorflow as tf
-from tensorflow.python.data.ops import multi_device_iterator_ops  # pylint: disable=g-direct-tensorflow-import
 
 from cgan_tf.config import ConfigError
 from cgan_tf.data.types import Data, ImageData
@@ -94,40 +93,8 @@ def train_dataset(data: Data, global_batch_size: int, seed: int, start_step: int
   return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-# Without tf.data's autotuning. An autotuned iterator runs a thread that sleeps in periods doubling from
-# 10 ms to 60 s; deleting the iterator cancels it, but in TF 2.21 the cancellation can wake the thread
-# before it is marked cancelled, and the thread then sleeps out its period while the deleting thread
-# (whichever Python thread collects the iterator, holding the GIL) waits: 8-30 s, at a moment no one
-# chose, in about half of the deletions of an idle training stream (docs/benchmarks.md, "The test
-# suite"). The stream gathers batches from memory: without autotuning its map runs a call per core and its
-# prefetch sizes its buffer the older way, which is all it needs.
-NO_AUTOTUNING = tf.data.Options()
-NO_AUTOTUNING.autotune.enabled = False
-
-
-def _without_autotuning(create_device_dataset):
-  def create(*args, **kwargs):
-    return create_device_dataset(*args, **kwargs).with_options(NO_AUTOTUNING)
-
-  create.without_autotuning = True
-  return create
-
-
-def device_datasets_without_autotuning() -> None:
-  """Makes the per-device datasets that tf.distribute builds behind each replica's stream (a generator
-  and a prefetch of one, with default options and so autotuned, reachable by no public option) start no
-  autotuning thread either. Process-wide and idempotent; a TensorFlow without the private function keeps
-  its own behaviour."""
-  create = getattr(multi_device_iterator_ops, "_create_device_dataset", None)
-  if create is not None and not getattr(create, "without_autotuning", False):
-    multi_device_iterator_ops._create_device_dataset = _without_autotuning(create)  # pylint: disable=protected-access
-
-
 def distributed_dataset(strategy: tf.distribute.Strategy, data: Data, global_batch_size: int, seed: int,
                         start_step: int, d_steps: int = 1, output: str = "tanh"):
-  """The training stream distributed over `strategy`'s replicas, batched per replica, without tf.data's
-  autotuning (NO_AUTOTUNING says why)."""
-  device_datasets_without_autotuning()
+  """The training stream distributed over `strategy`'s replicas, batched per replica."""
   return strategy.distribute_datasets_from_function(
-      lambda context: train_dataset(data, global_batch_size, seed, start_step, context, d_steps,
-                                    output).with_options(NO_AUTOTUNING))
+      lambda context: train_dataset(data, global_batch_size, seed, start_step, context, d_steps, output))

@@ -64,24 +64,3 @@ def test_batch_errors():
     pipeline.train_dataset(small_data(count=40), 64, seed=0)
   with pytest.raises(ConfigError, match="not divisible by the 3 replicas"):
     pipeline.train_dataset(small_data(), 8, seed=0, input_context=FakeContext(1, 0, 3))
-
-
-
-def test_the_training_stream_and_its_per_device_datasets_are_not_autotuned():
-  """An autotuned iterator's deletion can wait out a sleeping thread's whole period (cgan_tf/data/pipeline.py,
-  NO_AUTOTUNING); training turns autotuning off on its stream and on the datasets tf.distribute builds
-  behind it on each device."""
-  from tensorflow.python.data.ops import multi_device_iterator_ops  # pylint: disable=g-import-not-at-top
-  strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
-  distributed = pipeline.distributed_dataset(strategy, small_data(), 8, seed=1, start_step=0)
-  streams = distributed._datasets  # pylint: disable=protected-access
-  assert streams and all(stream.options().autotune.enabled is False for stream in streams)
-  create = multi_device_iterator_ops._create_device_dataset  # pylint: disable=protected-access
-  assert create.without_autotuning
-  # What the installed wrapper does to whatever the function it wraps builds:
-  wrapped = pipeline._without_autotuning(lambda *args: tf.data.Dataset.range(3).prefetch(1))  # pylint: disable=protected-access
-  assert tf.data.Dataset.range(3).prefetch(1).options().autotune.enabled is None  # TF's default: on
-  assert wrapped(None, 0, 1, False).options().autotune.enabled is False
-  pipeline.device_datasets_without_autotuning()  # Idempotent: the function is wrapped once.
-  assert multi_device_iterator_ops._create_device_dataset is create  # pylint: disable=protected-access
-  assert next(iter(distributed))[0].shape == (8, 4, 4, 1)
