@@ -65,7 +65,7 @@ def _spin(seconds: float) -> None:
 def _device_datasets_without_autotuning(options):
   """While open, the per-device datasets tf.distribute builds (a generator and a prefetch of one, with
   default options; no public option reaches them) get `options` too. Restored on leaving, so a test that
-  runs the child in its own process leaves TensorFlow as it found it."""
+  runs the child inside the pytest worker leaves that process's TensorFlow as it found it."""
   from tensorflow.python.data.ops import multi_device_iterator_ops  # pylint: disable=g-import-not-at-top,g-direct-tensorflow-import
   create = multi_device_iterator_ops._create_device_dataset  # pylint: disable=protected-access
   multi_device_iterator_ops._create_device_dataset = (  # pylint: disable=protected-access
@@ -87,14 +87,15 @@ def deletion_seconds(spec: dict) -> dict:
   data = ImageData(rng.integers(0, 256, (256, 28, 28, 1), dtype=np.uint8), (np.arange(256) % 10).astype(np.int32),
                    tuple(str(i) for i in range(10)), "synthetic")
   strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
-  autotuned = spec["stream"] == STREAMS[0]
-  options = tf.data.Options()
-  options.autotune.enabled = autotuned
+  no_autotuning = tf.data.Options()
+  no_autotuning.autotune.enabled = False
 
   def make_iterator(seed):
+    if spec["stream"] == STREAMS[0]:  # Training's own stream.
+      return iter(pipeline.distributed_dataset(strategy, data, 16, seed, 0))
     distributed = strategy.distribute_datasets_from_function(
-        lambda context: pipeline.train_dataset(data, 16, seed, 0, context).with_options(options))
-    with contextlib.nullcontext() if autotuned else _device_datasets_without_autotuning(options):
+        lambda context: pipeline.train_dataset(data, 16, seed, 0, context).with_options(no_autotuning))
+    with _device_datasets_without_autotuning(no_autotuning):
       return iter(distributed)
 
   seconds = []
