@@ -321,8 +321,9 @@ def _train_locked(config: Config, saved, strategy, output_dir: str, extra_callba
     # One Keras "epoch" of every remaining step: the data stream runs over epochs of its own (a permutation
     # per pass, pipeline.train_dataset), and a Keras epoch that is not a whole number of
     # --steps_per_execution calls would train past the steps it counts.
-    model.fit(dataset, epochs=1, steps_per_epoch=total - start_step, callbacks=callbacks, verbose=0,
-              shuffle=False)
+    with pipeline.untuned_device_datasets():
+      model.fit(dataset, epochs=1, steps_per_epoch=total - start_step, callbacks=callbacks, verbose=0,
+                shuffle=False)
   except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError) as e:
     if not multi_worker:
       raise

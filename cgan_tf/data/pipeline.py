@@ -6,12 +6,26 @@ batches an uninterrupted run would have seen from step k on. Each global batch i
 pipeline (worker) and replica, so the same global batch is consumed whatever the number of replicas.
 """
 
+import contextlib
 from typing import Optional
 
 import tensorflow as tf
+from tensorflow.python.data.ops import multi_device_iterator_ops  # pylint: disable=g-direct-tensorflow-import
 
 from cgan_tf.config import ConfigError
 from cgan_tf.data.types import Data, ImageData
+
+
+# The training stream runs without tf.data's autotuning. An autotuned iterator runs a thread that sleeps
+# in periods doubling from 10 ms to 60 s; deleting the iterator cancels it, but in TF 2.21 the cancellation
+# can wake the thread before it is marked cancelled, and the thread then sleeps out its period while the
+# deleting thread (whichever Python thread collects the iterator, holding the GIL) waits: up to a minute,
+# at a moment no one chose, in a process that trains more than once (docs/benchmarks.md, "The test
+# suite"). The stream only gathers batches from memory, so one map call at a time and two batches ready
+# ahead are all it needs.
+NO_AUTOTUNING = tf.data.Options()
+NO_AUTOTUNING.autotune.enabled = False
+PREFETCH_BATCHES = 2
 
 
 def to_generator_range(images: tf.Tensor, output: str = "tanh") -> tf.Tensor:
@@ -89,12 +103,30 @@ def train_dataset(data: Data, global_batch_size: int, seed: int, start_step: int
     return batch, tf.gather(labels, batch_indices)
 
   dataset = tf.data.Dataset.counter(start_epoch).flat_map(epoch_batches)
-  dataset = dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  return dataset.prefetch(tf.data.AUTOTUNE)
+  return dataset.map(gather).prefetch(PREFETCH_BATCHES).with_options(NO_AUTOTUNING)
+
+
+@contextlib.contextmanager
+def untuned_device_datasets():
+  """While open, the per-device datasets that tf.distribute builds behind each replica's stream when an
+  iterator is made (a generator and a prefetch of one, with default options and so autotuned; no public
+  option reaches them) get NO_AUTOTUNING too. Restored on leaving; a TensorFlow without the private
+  function keeps its own behaviour."""
+  create = getattr(multi_device_iterator_ops, "_create_device_dataset", None)
+  if create is None:
+    yield
+    return
+  multi_device_iterator_ops._create_device_dataset = (  # pylint: disable=protected-access
+      lambda *args, **kwargs: create(*args, **kwargs).with_options(NO_AUTOTUNING))
+  try:
+    yield
+  finally:
+    multi_device_iterator_ops._create_device_dataset = create  # pylint: disable=protected-access
 
 
 def distributed_dataset(strategy: tf.distribute.Strategy, data: Data, global_batch_size: int, seed: int,
                         start_step: int, d_steps: int = 1, output: str = "tanh"):
-  """The training stream distributed over `strategy`'s replicas, batched per replica."""
+  """The training stream distributed over `strategy`'s replicas, batched per replica. Make its iterators
+  inside `untuned_device_datasets()`."""
   return strategy.distribute_datasets_from_function(
       lambda context: train_dataset(data, global_batch_size, seed, start_step, context, d_steps, output))

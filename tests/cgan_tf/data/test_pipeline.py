@@ -64,3 +64,24 @@ def test_batch_errors():
     pipeline.train_dataset(small_data(count=40), 64, seed=0)
   with pytest.raises(ConfigError, match="not divisible by the 3 replicas"):
     pipeline.train_dataset(small_data(), 8, seed=0, input_context=FakeContext(1, 0, 3))
+
+
+def test_the_training_stream_and_its_per_device_datasets_are_not_autotuned(monkeypatch):
+  """An autotuned iterator's deletion can wait out a sleeping thread's whole period (cgan_tf/data/pipeline.py,
+  NO_AUTOTUNING): the stream is built without autotuning, and so, inside untuned_device_datasets(), are
+  the datasets tf.distribute builds behind it on each device."""
+  from tensorflow.python.data.ops import multi_device_iterator_ops  # pylint: disable=g-import-not-at-top,g-direct-tensorflow-import
+  assert pipeline.train_dataset(small_data(), 8, seed=0).options().autotune.enabled is False
+  strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+  with pipeline.untuned_device_datasets():  # TF's own function, wrapped: an iterator works through it.
+    batch = next(iter(pipeline.distributed_dataset(strategy, small_data(), 8, seed=1, start_step=0)))
+  assert batch[0].shape == (8, 4, 4, 1)
+  # What the wrapper does to what the wrapped function builds (TF's default: autotuned), and that leaving
+  # puts the function back.
+  def device_dataset(*args, **kwargs):
+    return tf.data.Dataset.range(3).prefetch(1)
+  monkeypatch.setattr(multi_device_iterator_ops, "_create_device_dataset", device_dataset)
+  assert device_dataset().options().autotune.enabled is None
+  with pipeline.untuned_device_datasets():
+    assert multi_device_iterator_ops._create_device_dataset(None, 0, 1, False).options().autotune.enabled is False  # pylint: disable=protected-access
+  assert multi_device_iterator_ops._create_device_dataset is device_dataset  # pylint: disable=protected-access
