@@ -20,6 +20,7 @@ from tensorflow.python.framework import config as tf_framework_config  # pylint:
 
 from cgan_tf import distribute
 from cgan_tf.config import Config
+from tests.helpers.collection import collect_less_often
 from tests.helpers.data import make_idx_dataset
 from tests.helpers.runs import QUIET, SMALL_NETWORKS, run_config
 
@@ -28,6 +29,7 @@ NUM_LOGICAL_CPUS = 4
 MATRIX_CELLS = "tests/e2e/test_matrix.py::test_cell_trains_and_serves"
 _cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfiguration()] * NUM_LOGICAL_CPUS)
+collect_less_often()
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ from cgan_tf.evaluation import sources as sources_lib
 from cgan_tf import resume
 from cgan_tf.run_dir import RunDir
 from tests.helpers.data import REPO_ROOT, make_idx_dataset
-from tests.helpers.runs import assert_same_checkpoint, checkpoint_arrays, ckpt, overwrite, run_config
+from tests.helpers.runs import SMALL_NETWORK_FLAGS, assert_same_checkpoint, checkpoint_arrays, ckpt, overwrite, run_config
 from tests.helpers.workers import finish, start_workers
 
 PACKAGE_DIR = os.path.join(REPO_ROOT, "cgan_tf")
@@ -50,7 +50,11 @@ def cli_command(run_dir: str, idx_dir: str, train_steps: int) -> list:
           "--data_source=idx", f"--data_dir={idx_dir}", "--batch_size=16", f"--train_steps={train_steps}",
           "--checkpoint_every=1", "--keep_checkpoints=2", "--sample_every=100", "--log_every=100",
           "--samples_per_class=1", "--verbose=0", "--seed=3", "--deterministic", "--eval_every=0",
-          "--nokeep_best", "--precision=float32"]
+          "--nokeep_best", "--precision=float32", *SMALL_NETWORK_FLAGS]
+
+
+# Four steps after the last kill's checkpoint, each saving one, so the run is still going when the kill lands.
+KILL_STEPS = 12
 
 
 @pytest.mark.slow
@@ -58,7 +62,7 @@ def test_sigkilled_run_rerun_three_times_equals_an_uninterrupted_run(tmp_path):
   idx_dir = make_idx_dataset(str(tmp_path / "idx"))
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   straight = str(tmp_path / "straight")
-  done = subprocess.run(cli_command(straight, idx_dir, 12), cwd=REPO_ROOT, env=env, capture_output=True,
+  done = subprocess.run(cli_command(straight, idx_dir, KILL_STEPS), cwd=REPO_ROOT, env=env, capture_output=True,
                         text=True, timeout=300)
   assert done.returncode == 0, done.stderr[-3000:]
 
@@ -68,7 +72,7 @@ def test_sigkilled_run_rerun_three_times_equals_an_uninterrupted_run(tmp_path):
   for kill_after in (2, 5, 8):
     log_path = tmp_path / f"killed_after_{kill_after}.log"
     with open(log_path, "w") as log:  # A file, not a pipe: nobody reads a pipe while we poll.
-      proc = subprocess.Popen(cli_command(killed, idx_dir, 12), cwd=REPO_ROOT, env=env,
+      proc = subprocess.Popen(cli_command(killed, idx_dir, KILL_STEPS), cwd=REPO_ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=log)
       try:
         while not os.path.exists(ckpt(killed, kill_after) + ".index") and proc.poll() is None:
@@ -86,13 +90,13 @@ def test_sigkilled_run_rerun_three_times_equals_an_uninterrupted_run(tmp_path):
     with open(RunDir(killed).lock) as f:
       assert json.load(f)["pid"] == proc.pid
     resumed_at.extend(int(step) for step in re.findall(r"Resumed from \S+ at step (\d+)", err))
-  final = subprocess.run(cli_command(killed, idx_dir, 12), cwd=REPO_ROOT, env=env, capture_output=True,
+  final = subprocess.run(cli_command(killed, idx_dir, KILL_STEPS), cwd=REPO_ROOT, env=env, capture_output=True,
                          text=True, timeout=300)
   assert final.returncode == 0, final.stderr[-3000:]
   resumed_at.extend(int(step) for step in re.findall(r"Resumed from \S+ at step (\d+)", final.stderr))
   # The second, third and last process each resumed, from at least the step its predecessor had saved.
   assert len(resumed_at) == 3 and resumed_at[0] >= 2 and resumed_at[1] >= 5 and resumed_at[2] >= 8, resumed_at
-  assert_same_checkpoint(ckpt(killed, 12), ckpt(straight, 12))
+  assert_same_checkpoint(ckpt(killed, KILL_STEPS), ckpt(straight, KILL_STEPS))
 
 
 # --- Fault 2: NaN or Inf stops training naming the step and the last good checkpoint; never saved --------

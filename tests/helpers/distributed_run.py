@@ -21,11 +21,13 @@ from cgan_tf import gan
 from cgan_tf import networks
 from cgan_tf import train
 from cgan_tf.config import Config
+from tests.helpers.collection import collect_less_often
 
 
 def main(config_json: str, out_path: str) -> None:
   config = Config.from_dict(json.loads(config_json))
   distribute.configure_cpu_devices(config.num_cpu_devices)  # before any op initialises TensorFlow
+  collect_less_often()
   # The initial weights: train() seeds Keras with config.seed right before building the networks.
   keras.utils.set_random_seed(config.seed)
   initial_g, initial_d = networks.build_networks(train.resolve_training_config(config)[0])

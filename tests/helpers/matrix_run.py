@@ -30,6 +30,7 @@ from cgan_tf import loss_scale  # noqa: E402
 from cgan_tf import networks  # noqa: E402
 from cgan_tf import train  # noqa: E402
 from cgan_tf.config import Config  # noqa: E402
+from tests.helpers.collection import collect_less_often  # noqa: E402
 
 LOGICAL_CPUS = 2
 NORMALIZATIONS = (keras.layers.BatchNormalization, cgan_layers.ConditionalBatchNorm)
@@ -184,6 +185,7 @@ def main(plan_path: str, report_path: str, claims_dir: str) -> None:
   with open(plan_path) as f:
     plan = json.load(f)
   distribute.configure_cpu_devices(LOGICAL_CPUS)
+  collect_less_often()
   distribute.create_strategy = _one_strategy_per_device_set(distribute.create_strategy)
   report = {}
   for cell in plan["cells"]:

@@ -33,6 +33,8 @@ QUIET = dict(eval_every=0, keep_best=False, precision="float32")
 # behave alike at any width, and a convolution's cost grows with the square of its filters (the defaults are
 # 64 filters and 100-dimensional noise), most of all under a float16 policy, which a CPU emulates.
 SMALL_NETWORKS = dict(g_filters=16, d_filters=16, latent_dim=16, embedding_dim=8)
+# The same widths as command-line flags, for the tests that start `python -m cgan_tf.main`.
+SMALL_NETWORK_FLAGS = [f"--{name}={value}" for name, value in SMALL_NETWORKS.items()]
 
 
 def run_config(run_dir: str, idx_dir: str, **overrides) -> Config:

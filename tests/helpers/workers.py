@@ -8,6 +8,7 @@ import sys
 import time
 
 from tests.helpers.data import REPO_ROOT
+from tests.helpers.runs import SMALL_NETWORK_FLAGS
 
 def free_ports(count: int) -> list:
   """`count` TCP ports on 127.0.0.1 that were free a moment ago, all different (each socket stays bound
@@ -25,8 +26,9 @@ def start_workers(run_dir: str, idx_dir: str, train_steps: int, *, collective_ti
                   extra_flags=()) -> list:
   """Two `--strategy=multi_worker` processes of one job on the synthetic IDX set, worker 0 the chief.
 
-  `collective_timeout` (seconds) bounds how long a worker waits for a dead or stopped peer;
-  `extra_flags` are appended to the command line. Each process's stderr goes to a file beside
+  `collective_timeout` (seconds) bounds how long a worker waits for a dead or stopped peer.
+  The networks are SMALL_NETWORKS' widths (what the tests show does not depend on them); `extra_flags` are
+  appended to the command line, so theirs win. Each process's stderr goes to a file beside
   `run_dir` (outside it, so the run directory holds only what the job wrote), named by its `log_path`:
   a pipe could fill and block the worker while a test polls instead of reading.
   """
@@ -38,7 +40,7 @@ def start_workers(run_dir: str, idx_dir: str, train_steps: int, *, collective_ti
     cmd = [sys.executable, "-m", "cgan_tf.main", "--strategy=multi_worker", f"--run_dir={run_dir}",
            "--dataset=synthetic", "--data_source=idx", f"--data_dir={idx_dir}", "--batch_size=32",
            f"--train_steps={train_steps}", "--checkpoint_every=2", "--verbose=0", "--eval_every=0",
-           "--nokeep_best", "--precision=float32", *extra_flags]
+           "--nokeep_best", "--precision=float32", *SMALL_NETWORK_FLAGS, *extra_flags]
     log_path = f"{run_dir}.worker{index}.{time.monotonic_ns()}.log"
     with open(log_path, "w") as log:
       proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
